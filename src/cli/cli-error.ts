@@ -1,0 +1,10 @@
+/** An error meant for the person at the terminal: printed as-is, no stack, with an exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}

@@ -1,0 +1,14 @@
+import { Command } from "commander";
+import { maskSecrets } from "../log/secrets.ts";
+
+/**
+ * The `alphaloop` command tree. Each command group lives in its own module exporting
+ * `register(program)`, so adding a group is one import and one call here.
+ */
+export function buildProgram(): Command {
+  const program = new Command("alphaloop")
+    .description("LLM autoresearch loop that mines crypto trading strategies")
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
+  return program;
+}
