@@ -1,0 +1,112 @@
+/**
+ * O(1)-per-bar rolling sums, means and population variances. Running sums drift and, for
+ * variances, cancel catastrophically when values are far from zero (prices ~1e5, spread ~1), so
+ * the sums are taken around an anchor near the data and recomputed exactly from the window every
+ * `max(period, 128)` bars: amortised O(1), and within ~1e-13 relative of a two-pass computation.
+ * A window holding any non-finite value yields NaN; an exactly constant window has variance 0.
+ * Recomputation points depend only on the bar index, so results are prefix-invariant.
+ */
+
+/** How many bars between exact recomputations of the running sums. */
+function recomputeEvery(period: number): number {
+  return Math.max(period, 128);
+}
+
+/** out[i] = mean of src[i-period+1..i], NaN in warm-up or when the window holds a non-finite value. */
+export function rollingMeanInto(src: Float64Array, period: number, out: Float64Array): void {
+  const n = src.length;
+  if (period === 1) {
+    // A one-bar mean is the value itself; the running sum would add rounding noise.
+    for (let i = 0; i < n; i++) out[i] = src[i]! - src[i]! === 0 ? src[i]! : Number.NaN;
+    return;
+  }
+  const every = recomputeEvery(period);
+  let sum = 0;
+  let lastBad = -period - 1;
+  let countdown = every;
+  for (let i = 0; i < n; i++) {
+    const x = src[i]!;
+    if (x - x === 0) sum += x;
+    else lastBad = i;
+    if (i >= period) {
+      const y = src[i - period]!;
+      if (y - y === 0) sum -= y;
+    }
+    if (--countdown === 0) {
+      countdown = every;
+      sum = 0;
+      for (let j = Math.max(0, i - period + 1); j <= i; j++) {
+        const v = src[j]!;
+        if (v - v === 0) sum += v;
+      }
+    }
+    out[i] = i >= period - 1 && lastBad <= i - period ? sum / period : Number.NaN;
+  }
+}
+
+/**
+ * Rolling mean and population standard deviation (divide by `period`, as trading-signals and
+ * Bollinger's definition do). Either output may be null when the caller does not need it.
+ */
+export function rollingMeanStdInto(
+  src: Float64Array,
+  period: number,
+  meanOut: Float64Array | null,
+  stdOut: Float64Array | null,
+): void {
+  const n = src.length;
+  const every = recomputeEvery(period);
+  let anchor = Number.NaN;
+  let s1 = 0;
+  let s2 = 0;
+  let lastBad = -period - 1;
+  // Latest index whose value differs from the previous one: the window is constant when this
+  // lies at or before its first bar, which gives an exact zero variance instead of rounding noise.
+  let lastChange = 0;
+  let countdown = every;
+  for (let i = 0; i < n; i++) {
+    const x = src[i]!;
+    if (x - x === 0) {
+      if (Number.isNaN(anchor)) anchor = x;
+      const d = x - anchor;
+      s1 += d;
+      s2 += d * d;
+    } else {
+      lastBad = i;
+    }
+    if (i > 0 && x !== src[i - 1]) lastChange = i;
+    if (i >= period) {
+      const y = src[i - period]!;
+      if (y - y === 0) {
+        const d = y - anchor;
+        s1 -= d;
+        s2 -= d * d;
+      }
+    }
+    if (--countdown === 0) {
+      countdown = every;
+      if (x - x === 0) anchor = x;
+      s1 = 0;
+      s2 = 0;
+      for (let j = Math.max(0, i - period + 1); j <= i; j++) {
+        const v = src[j]!;
+        if (v - v === 0) {
+          const d = v - anchor;
+          s1 += d;
+          s2 += d * d;
+        }
+      }
+    }
+    if (i >= period - 1 && lastBad <= i - period) {
+      const m1 = s1 / period;
+      if (meanOut !== null) meanOut[i] = anchor + m1;
+      if (stdOut !== null) {
+        const variance = lastChange <= i - period + 1 ? 0 : s2 / period - m1 * m1;
+        stdOut[i] = variance > 0 ? Math.sqrt(variance) : 0;
+      }
+    } else {
+      if (meanOut !== null) meanOut[i] = Number.NaN;
+      if (stdOut !== null) stdOut[i] = Number.NaN;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Input coercion, argument checks and output allocation shared by every `ta` indicator.
+ * Pure ECMAScript on purpose: the library is bundled into a bare V8 isolate (no Node APIs).
+ */
+
+/** What every indicator accepts as a series: a Float64Array (no copy) or any array-like of numbers. */
+export type Series = ArrayLike<number>;
+
+/** The series as a Float64Array; a Float64Array is returned as is (indicators never write to inputs). */
+export function toF64(x: Series): Float64Array {
+  return x instanceof Float64Array ? x : Float64Array.from(x);
+}
+
+/** A fresh output of length n filled with NaN (warm-up and missing values). */
+export function nanArray(n: number): Float64Array {
+  return new Float64Array(n).fill(Number.NaN);
+}
+
+/** Throws a RangeError naming the function and parameter unless `value` is an integer >= min. */
+export function checkInt(fn: string, param: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`ta.${fn}: ${param} must be an integer >= ${min}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Throws a RangeError unless `value` is a finite number (multipliers, scales). */
+export function checkFinite(fn: string, param: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new RangeError(`ta.${fn}: ${param} must be a finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Throws a RangeError unless every series has the same length; returns that length. */
+export function checkSameLength(fn: string, ...series: Series[]): number {
+  const n = series[0]?.length ?? 0;
+  for (const s of series) {
+    if (s.length !== n) {
+      throw new RangeError(
+        `ta.${fn}: input series must have the same length, got ${series.map((x) => x.length).join(", ")}`,
+      );
+    }
+  }
+  return n;
+}
+
+/** True for finite numbers; NaN and ±Infinity count as missing in every indicator. */
+export function isFiniteNumber(x: number): boolean {
+  return x - x === 0;
+}
