@@ -1,0 +1,249 @@
+/**
+ * The JavaScript that sets up every sandbox context before a strategy runs in it, kept as source
+ * text because it executes inside the isolate, never in the host.
+ *
+ * It (1) evaluates the `ta` bundle, (2) swaps nondeterministic or host-ish globals for seeded or
+ * throwing ones, (3) freezes every reachable intrinsic and the global object, so a strategy can
+ * neither pollute prototypes for the harness code nor carry state from one `signals` call to the
+ * next (the strategy module itself is instantiated afresh per call), and (4) returns the driver the
+ * host calls: `driver(op, factory, seed, params, time, open, high, low, close, volume)`.
+ *
+ * The driver validates what `signals` returns and hands back plain typed arrays, so nothing the
+ * strategy built (getters, proxies, prototypes) ever crosses into the host.
+ */
+
+/** Console lines kept per call; a strategy printing in a loop must not flood the result. */
+export const MAX_LOG_LINES = 20;
+
+const PRELUDE = `
+function alphaloopPrelude(ta) {
+  "use strict";
+  const g = globalThis;
+  const policyErrors = new WeakSet();
+  const policy = (message) => { const e = new Error(message); policyErrors.add(e); return e; };
+
+  // Seeded PRNG (mulberry32): reseeded before every call so results do not depend on call order.
+  let state = 0;
+  const random = function random() {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  Object.defineProperty(Math, "random", { value: random, writable: false, configurable: false, enumerable: false });
+
+  // Dates from bar times are fine (hour-of-day filters); reading the clock is not.
+  const RealDate = Date;
+  const clock = "reading the clock is not allowed in a strategy: use bars.time (ms since epoch, UTC)";
+  const SandboxDate = function Date(...args) {
+    if (new.target === undefined || args.length === 0) throw policy(clock);
+    return Reflect.construct(RealDate, args, new.target);
+  };
+  Object.defineProperty(SandboxDate, "prototype", { value: RealDate.prototype });
+  SandboxDate.UTC = RealDate.UTC;
+  SandboxDate.parse = RealDate.parse;
+  SandboxDate.now = function now() { throw policy(clock); };
+  Object.defineProperty(RealDate.prototype, "constructor", { value: SandboxDate });
+  g.Date = SandboxDate;
+
+  let logs = [];
+  const show = (v) => {
+    if (typeof v === "string") return v;
+    if (typeof v === "object" && v !== null) {
+      if (ArrayBuffer.isView(v)) return v.constructor.name + "(" + v.length + ")";
+      try { return JSON.stringify(v); } catch { return String(v); }
+    }
+    return String(v);
+  };
+  const log = function log(...args) {
+    if (logs.length >= ${MAX_LOG_LINES}) return;
+    logs.push(args.map(show).join(" ").slice(0, 300));
+  };
+  g.console = { log, info: log, warn: log, error: log, debug: log };
+
+  for (const name of ["WebAssembly", "SharedArrayBuffer", "Atomics"]) delete g[name];
+  const denied = {
+    process: "process is not available in the sandbox",
+    require: "require is not available: strategies may only import alphaloop/strategy",
+    module: "module is not available in the sandbox",
+    global: "global is not available in the sandbox",
+    Buffer: "Buffer is not available: use typed arrays",
+    fetch: "network access is not allowed in a strategy",
+    XMLHttpRequest: "network access is not allowed in a strategy",
+    setTimeout: "timers are not available in a strategy",
+    setInterval: "timers are not available in a strategy",
+    setImmediate: "timers are not available in a strategy",
+    queueMicrotask: "async work is not available in a strategy",
+    performance: "reading the clock is not allowed in a strategy",
+  };
+  for (const name of Object.keys(denied)) {
+    const message = denied[name];
+    Object.defineProperty(g, name, { get() { throw policy(message); }, configurable: false });
+  }
+
+  // Lockdown: freeze everything reachable from the global object (and the ta library).
+  const seen = new WeakSet();
+  const stack = [g, ta];
+  while (stack.length > 0) {
+    const o = stack.pop();
+    if ((typeof o !== "object" && typeof o !== "function") || o === null || seen.has(o)) continue;
+    seen.add(o);
+    if (ArrayBuffer.isView(o)) continue; // typed arrays with elements cannot be frozen
+    Object.freeze(o);
+    stack.push(Object.getPrototypeOf(o));
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Reflect.getOwnPropertyDescriptor(o, key);
+      if (d === undefined) continue;
+      if ("value" in d) stack.push(d.value);
+      else stack.push(d.get, d.set);
+    }
+  }
+
+  const EVENT_KEYS = ["enterLong", "exitLong", "enterShort", "exitShort"];
+  const ALLOWED = ["target", ...EVENT_KEYS];
+  class Invalid { constructor(message) { this.message = message; } }
+  const typeName = (v) => {
+    if (v === null) return "null";
+    if (Array.isArray(v)) return "an array";
+    if (ArrayBuffer.isView(v)) return "a " + v.constructor.name;
+    if (typeof v === "object" && typeof v.then === "function") return "a Promise";
+    return typeof v === "object" ? "an object" : "a " + typeof v;
+  };
+  const valueName = (v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : typeName(v));
+  const isSeries = (v) => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+
+  function events(name, v, n) {
+    if (!isSeries(v)) throw new Invalid(name + " must be a series of 0/1 or booleans (e.g. a Uint8Array); got " + typeName(v));
+    if (v.length !== n) throw new Invalid(name + " has length " + v.length + "; expected " + n + " (one value per bar)");
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      if (x === 1 || x === true) out[i] = 1;
+      else if (x !== 0 && x !== false) throw new Invalid(name + "[" + i + "] is " + valueName(x) + "; event series hold only 0/1 or true/false");
+    }
+    return out;
+  }
+
+  function target(v, n) {
+    if (!isSeries(v)) throw new Invalid("target must be a series of numbers in [-1, 1] (e.g. a Float64Array); got " + typeName(v));
+    if (v.length !== n) throw new Invalid("target has length " + v.length + "; expected " + n + " (one value per bar)");
+    const out = new Float64Array(n);
+    let warm = true;
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      if (typeof x !== "number") throw new Invalid("target[" + i + "] is " + valueName(x) + "; target holds numbers in [-1, 1]");
+      if (x !== x) {
+        if (warm) continue; // leading warm-up NaN means flat
+        throw new Invalid("target[" + i + "] is NaN after the warm-up; only a leading run of NaN is allowed (use 0 for flat)");
+      }
+      warm = false;
+      if (!(x >= -1 && x <= 1)) throw new Invalid("target[" + i + "] is " + x + "; target must be in [-1, 1]");
+      out[i] = x;
+    }
+    return out;
+  }
+
+  function normalise(output, n) {
+    if (typeof output !== "object" || output === null || Array.isArray(output) || ArrayBuffer.isView(output)) {
+      throw new Invalid("signals must return { enterLong, exitLong, enterShort?, exitShort? } or { target }; got " + typeName(output));
+    }
+    if (typeof output.then === "function") throw new Invalid("signals must return its series synchronously; got a Promise");
+    const keys = Object.keys(output);
+    for (const key of keys) {
+      if (!ALLOWED.includes(key)) {
+        throw new Invalid("signals returned unknown key '" + key + "'; allowed keys are " + ALLOWED.join(", "));
+      }
+    }
+    if (keys.includes("target")) {
+      if (keys.length > 1) throw new Invalid("signals returned both target and event series; return one or the other");
+      return { kind: "target", target: target(output.target, n) };
+    }
+    for (const key of ["enterLong", "exitLong"]) {
+      if (!keys.includes(key)) throw new Invalid("signals returned no " + key + "; event signals need enterLong and exitLong (all zeros if unused)");
+    }
+    const result = { kind: "events", enterLong: events("enterLong", output.enterLong, n), exitLong: events("exitLong", output.exitLong, n) };
+    if (output.enterShort !== undefined) result.enterShort = events("enterShort", output.enterShort, n);
+    if (output.exitShort !== undefined) result.exitShort = events("exitShort", output.exitShort, n);
+    return result;
+  }
+
+  function instantiate(factory) {
+    const module = { exports: {} };
+    factory(module, module.exports);
+    const exported = module.exports;
+    const def = exported !== null && typeof exported === "object" ? exported.default : undefined;
+    if (def === null || typeof def !== "object") {
+      throw new Invalid("the strategy module must 'export default defineStrategy({ ... })'");
+    }
+    if (typeof def.signals !== "function") throw new Invalid("the strategy definition has no signals(bars, p, ta) function");
+    return def;
+  }
+
+  function describe(def) {
+    const specs = {};
+    const params = def.params;
+    if (params !== undefined && (params === null || typeof params !== "object")) throw new Invalid("params must be an object of int/float/bool/choice declarations");
+    for (const key of params === undefined ? [] : Object.keys(params)) {
+      const s = params[key];
+      if (s === null || typeof s !== "object") throw new Invalid("param '" + key + "' must be declared with int(), float(), bool() or choice()");
+      specs[key] = {
+        type: s.type, min: s.min, max: s.max, default: s.default,
+        options: Array.isArray(s.options) ? Array.from(s.options) : s.options,
+      };
+    }
+    return { name: def.name, family: def.family, description: def.description, params: specs };
+  }
+
+  function fail(e) {
+    if (e instanceof Invalid) return { ok: false, kind: "invalid_output", message: e.message };
+    let message;
+    let stack;
+    try {
+      if (e instanceof Error) {
+        message = e.name + ": " + e.message;
+        stack = typeof e.stack === "string" ? e.stack.slice(0, 4000) : undefined;
+      } else message = "threw a non-Error value: " + String(e).slice(0, 200);
+    } catch {
+      message = "threw a value that cannot be described";
+    }
+    if (policyErrors.has(e)) return { ok: false, kind: "policy", message: String(e.message), stack };
+    if (e instanceof RangeError && (e.message === "Array buffer allocation failed" || e.message === "Invalid string length")) {
+      return { ok: false, kind: "memory", message, stack };
+    }
+    return { ok: false, kind: "runtime", message, stack };
+  }
+
+  return function driver(op, factory, seed, params, time, open, high, low, close, volume) {
+    logs = [];
+    state = seed | 0;
+    try {
+      const def = instantiate(factory);
+      if (op === "describe") return { ok: true, meta: describe(def) };
+      const bars = Object.freeze({
+        time: new Float64Array(time), open: new Float64Array(open), high: new Float64Array(high),
+        low: new Float64Array(low), close: new Float64Array(close), volume: new Float64Array(volume),
+      });
+      const output = def.signals(bars, Object.freeze(params), ta);
+      return { ok: true, signals: normalise(output, bars.time.length), logs };
+    } catch (e) {
+      const result = fail(e);
+      result.logs = logs;
+      return result;
+    }
+  };
+}`;
+
+/**
+ * Source of the per-context setup script: evaluating it (in a fresh context) yields the driver.
+ * `taBundle` is an esbuild IIFE assigning the ta module namespace to `var __alphaloopTa`.
+ */
+export function runtimeSource(taBundle: string): string {
+  return `(function () {
+${PRELUDE}
+const taModule = (function () {
+${taBundle}
+return __alphaloopTa;
+})();
+return alphaloopPrelude(taModule.ta);
+})()`;
+}
