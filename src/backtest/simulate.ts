@@ -1,0 +1,510 @@
+/**
+ * The trusted simulator: turns a strategy's signals into fills, equity and trades. Pure, one pass
+ * over the bars, typed arrays, no allocation per bar (only one object per closed trade).
+ *
+ * Timing. A signal read at bar t's close fills at bar t+1's open; nothing fills on the bar whose
+ * close produced it. Inside bar t the order of events is: (1) the order decided at t-1's close
+ * fills at the open, (2) stop loss / take profit / trailing stop are checked against the bar's
+ * open, low and high, (3) the book is marked at the close, (4) the signals of bar t are read and
+ * the order for t+1's open is decided (time stop included). The position still open after the
+ * last bar is closed at the last close with reason "end".
+ *
+ * Costs. Every fill pays `slippageBps` against you (buys at price·(1+s), sells at price·(1−s)) and
+ * `feeBps` on the filled notional, per side. Stops fill at their level (with slippage), or at the
+ * open when the bar gaps through them.
+ *
+ * Intrabar rule (conservative). Bars have no path, so: open beyond the stop → stop fills at the
+ * open; else open beyond the target → target fills at the open (the open is the bar's first
+ * price); else if the low (long) reaches the stop the stop fills — even when the high also
+ * reached the target in the same bar; else if the high reaches the target the target fills.
+ * Stop loss and trailing stop share the test; the tighter level wins and names the reason
+ * (a tie is "stop_loss").
+ *
+ * Event semantics, at bar t's close:
+ *   - exit wins: an entry with its own exit on the same bar is void (enterLong ∧ exitLong → no
+ *     long entry; if long, the long exits). enterLong ∧ enterShort on one bar → both void.
+ *   - flat: enterLong → long; enterShort (long_short only) → short.
+ *   - long: exitLong → flat; enterShort (long_short) → reverse to short at the same open;
+ *     enterLong is ignored (no pyramiding). Short is the mirror image.
+ *   - long_only ignores enterShort and exitShort entirely.
+ *   - after any exit decided at a close, only the opposite side may enter on that close (no
+ *     exit-and-re-enter the same side on one open). After an intrabar stop the bar's own close
+ *     may enter again: event arrays that stay 1 while a condition holds will re-enter at once.
+ *
+ * Target semantics. target[t] ∈ [-1, 1] (NaN → 0, clamped; negative → 0 under long_only) is the
+ * wanted exposure from t+1's open, scaled by the sizing. The book rebalances only when the target
+ * value changes (so a constant target lets the exposure drift with price instead of paying fees
+ * every bar); the rebalance pays fees and slippage on |Δ units|. A sign flip closes the trade and
+ * opens a new one. Stops and the time stop apply in target mode too, per position (entry price =
+ * the fill that opened it, later resizes do not move the stops); after a stop or time stop the book
+ * stays flat until the target takes a different value.
+ *
+ * Sizing. Exposure is notional / equity measured right after the fill at the fill bar's open, so a
+ * fill's own costs are paid out of the equity before the size is set (position[t] equals the
+ * wanted exposure exactly on a fill bar). fixed_fraction: exposure = fraction. volatility_target: exposure =
+ * min(max_leverage, target_volatility / realised), realised = sample std of the last vol_lookback
+ * close-to-close log returns up to the signal bar, annualised 24/7 for the timeframe; realised 0 →
+ * max_leverage; fewer than vol_lookback returns of history → the entry is skipped. A position is
+ * sized at entry (events) or at each rebalance (target) and then held in units.
+ *
+ * Ruin. If equity marked at a close is ≤ 0 the position is closed there with reason
+ * "liquidation", equity is floored at 0 and nothing trades afterwards.
+ *
+ * Trade fields: entryTime/exitTime are the open times of the bars where the fills happened;
+ * entryPrice/exitPrice are fill prices (slippage included); `bars` counts the bars whose price
+ * moves the position was exposed to; `pnl` = equity after the exit / equity before the entry − 1
+ * (so it includes sizing and both sides' costs); `fees` = fees paid / equity before the entry.
+ */
+import type { Bars } from "../domain/bars.ts";
+import type { Signals } from "../domain/signals.ts";
+import type { RiskConfig, SizingConfig } from "../domain/strategy-config.ts";
+import { barsPerYear } from "../domain/timeframe.ts";
+import { wilderAtr } from "./wilder-atr.ts";
+
+export type ExitReason =
+  | "signal"
+  | "stop_loss"
+  | "take_profit"
+  | "trailing_stop"
+  | "time_stop"
+  | "end"
+  | "liquidation";
+
+export interface Trade {
+  side: "long" | "short";
+  entryIndex: number;
+  entryTime: number;
+  entryPrice: number;
+  exitIndex: number;
+  exitTime: number;
+  exitPrice: number;
+  reason: ExitReason;
+  bars: number;
+  pnl: number;
+  fees: number;
+}
+
+export interface SimulationOptions {
+  direction: "long_only" | "long_short";
+  risk?: RiskConfig;
+  sizing?: Partial<SizingConfig>;
+  feeBps: number;
+  slippageBps: number;
+  timeframe: string;
+  /** First bar that may hold a position (its open is the earliest fill); earlier bars are warm-up. */
+  startIndex?: number;
+}
+
+export interface SimulationResult {
+  /** Equity marked at each close, 1 before startIndex. */
+  equity: Float64Array;
+  /** equity[t] / equity[t-1] − 1; 0 before startIndex (and after ruin). */
+  returns: Float64Array;
+  /** Signed exposure (notional / equity) held through bar t, measured right after its open fill. */
+  position: Float64Array;
+  trades: Trade[];
+  startIndex: number;
+  /** Bar open times (the input's array, not a copy), for daily aggregation. */
+  time: Float64Array;
+  /** Σ |filled notional| / equity at the fill: how many times the equity was traded. */
+  turnover: number;
+}
+
+const NO_REASON: ExitReason = "signal";
+
+/** Mutable book and per-trade state; a class so V8 keeps every field monomorphic. */
+class Book {
+  units = 0;
+  cash = 1;
+  side = 0;
+  turnover = 0;
+  entryIndex = -1;
+  entryPrice = 0;
+  equityBefore = 0;
+  fees = 0;
+  stopLv = 0;
+  tpLv = 0;
+  trailLv = 0;
+  readonly trades: Trade[] = [];
+
+  constructor(
+    private readonly time: Float64Array,
+    private readonly slip: number,
+    private readonly feeRate: number,
+  ) {}
+
+  /** Buy (du > 0) or sell (du < 0) units at the reference price, paying slippage and fees. */
+  fill(du: number, ref: number): number {
+    const px = du > 0 ? ref * (1 + this.slip) : ref * (1 - this.slip);
+    const notional = Math.abs(du) * px;
+    const fee = notional * this.feeRate;
+    const marked = this.cash + this.units * ref;
+    if (marked > 0) this.turnover += (Math.abs(du) * ref) / marked;
+    this.cash -= du * px + fee;
+    this.units += du;
+    this.fees += fee;
+    return px;
+  }
+
+  /**
+   * Units to hold so that, right after this fill, notional / equity equals `exposure` exactly —
+   * the fill's own slippage and fee come out of the equity first. Solves
+   * u·ref = exposure · (equity − k·|u − units|) with k the cost per unit traded on that side.
+   */
+  unitsFor(exposure: number, ref: number): number {
+    const eq = this.cash + this.units * ref;
+    if (exposure === 0 || !(eq > 0)) return 0;
+    const cur = this.units;
+    const kBuy = ref * this.slip + ref * (1 + this.slip) * this.feeRate;
+    const buy = (exposure * (eq + cur * kBuy)) / (ref + exposure * kBuy);
+    if (buy >= cur) return buy;
+    const kSell = ref * this.slip + ref * (1 - this.slip) * this.feeRate;
+    const sell = (exposure * (eq - cur * kSell)) / (ref - exposure * kSell);
+    return sell <= cur ? sell : (exposure * eq) / ref;
+  }
+
+  open(t: number, units: number, ref: number): void {
+    this.equityBefore = this.cash + this.units * ref;
+    this.fees = 0;
+    this.entryIndex = t;
+    this.side = units > 0 ? 1 : -1;
+    this.entryPrice = this.fill(units, ref);
+  }
+
+  /** Closes the whole position; `intrabar` exits count the exit bar as held. */
+  close(t: number, ref: number, reason: ExitReason, intrabar: boolean): void {
+    const px = this.fill(-this.units, ref);
+    this.units = 0;
+    const before = this.equityBefore;
+    this.trades.push({
+      side: this.side > 0 ? "long" : "short",
+      entryIndex: this.entryIndex,
+      entryTime: this.time[this.entryIndex] as number,
+      entryPrice: this.entryPrice,
+      exitIndex: t,
+      exitTime: this.time[t] as number,
+      exitPrice: px,
+      reason,
+      bars: t - this.entryIndex + (intrabar ? 1 : 0),
+      pnl: before > 0 ? this.cash / before - 1 : 0,
+      fees: before > 0 ? this.fees / before : 0,
+    });
+    this.side = 0;
+    this.entryIndex = -1;
+  }
+}
+
+/** Rolling sample std of the last `len` values, O(1) per push; sums are rebuilt now and then to stop drift. */
+class RollingStd {
+  private readonly ring: Float64Array;
+  private count = 0;
+  private pos = 0;
+  private sum = 0;
+  private sumSq = 0;
+  private pushes = 0;
+
+  constructor(private readonly len: number) {
+    this.ring = new Float64Array(len);
+  }
+
+  push(x: number): void {
+    if (this.count === this.len) {
+      const old = this.ring[this.pos] as number;
+      this.sum -= old;
+      this.sumSq -= old * old;
+    } else this.count++;
+    this.ring[this.pos] = x;
+    this.sum += x;
+    this.sumSq += x * x;
+    this.pos = (this.pos + 1) % this.len;
+    if (++this.pushes % 4096 === 0) this.rebuild();
+  }
+
+  private rebuild(): void {
+    let s = 0;
+    let q = 0;
+    for (let i = 0; i < this.count; i++) {
+      const v = this.ring[i] as number;
+      s += v;
+      q += v * v;
+    }
+    this.sum = s;
+    this.sumSq = q;
+  }
+
+  /** NaN until `len` values were pushed. */
+  std(): number {
+    if (this.count < this.len) return Number.NaN;
+    const v = (this.sumSq - (this.sum * this.sum) / this.count) / (this.count - 1);
+    return v > 0 ? Math.sqrt(v) : 0;
+  }
+}
+
+function resolveSizing(s: Partial<SizingConfig> | undefined): SizingConfig {
+  const sizing: SizingConfig = {
+    mode: s?.mode ?? "fixed_fraction",
+    fraction: s?.fraction ?? 1,
+    vol_lookback: s?.vol_lookback ?? 48,
+    max_leverage: s?.max_leverage ?? 1,
+    ...(s?.target_volatility !== undefined ? { target_volatility: s.target_volatility } : {}),
+  };
+  if (sizing.mode === "volatility_target" && !(sizing.target_volatility && sizing.target_volatility > 0)) {
+    throw new Error(
+      "sizing.mode volatility_target needs sizing.target_volatility (e.g. 0.2 for 20 % a year)",
+    );
+  }
+  return sizing;
+}
+
+export function simulate(bars: Bars, signals: Signals, opts: SimulationOptions): SimulationResult {
+  const { open, high, low, close, time } = bars;
+  const n = close.length;
+  const start = Math.max(0, Math.min(n, Math.floor(opts.startIndex ?? 0)));
+  const risk: RiskConfig = opts.risk ?? {};
+  const sizing = resolveSizing(opts.sizing);
+  const allowShort = opts.direction === "long_short";
+
+  if (signals.kind === "events") {
+    for (const [name, arr] of Object.entries(signals)) {
+      if (arr instanceof Uint8Array && arr.length !== n) {
+        throw new Error(`signals.${name} has ${arr.length} values for ${n} bars`);
+      }
+    }
+  } else if (signals.target.length !== n) {
+    throw new Error(`signals.target has ${signals.target.length} values for ${n} bars`);
+  }
+  if (risk.take_profit && "r_multiple" in risk.take_profit && !risk.stop_loss) {
+    throw new Error("take_profit.r_multiple needs a stop_loss to define R");
+  }
+
+  const equity = new Float64Array(n).fill(1);
+  const returns = new Float64Array(n);
+  const position = new Float64Array(n);
+  const book = new Book(time, opts.slippageBps / 1e4, opts.feeBps / 1e4);
+
+  // Risk levels, precomputed so the loop only compares numbers.
+  const sl = risk.stop_loss;
+  const slPct = sl && "percent" in sl ? sl.percent / 100 : 0;
+  const slAtrK = sl && "atr" in sl ? sl.atr : 0;
+  const slAtr = sl && "atr" in sl ? wilderAtr(high, low, close, sl.atr_period ?? 14) : null;
+  const tp = risk.take_profit;
+  const tpPct = tp && "percent" in tp ? tp.percent / 100 : 0;
+  const tpR = tp && "r_multiple" in tp ? tp.r_multiple : 0;
+  const tr = risk.trailing_stop;
+  const trK = tr ? tr.atr : 0;
+  const trAtr = tr
+    ? slAtr && sl && "atr" in sl && (sl.atr_period ?? 14) === (tr.atr_period ?? 14)
+      ? slAtr
+      : wilderAtr(high, low, close, tr.atr_period ?? 14)
+    : null;
+  const timeStop = risk.time_stop_bars ?? 0;
+
+  // Sizing.
+  const volTarget = sizing.mode === "volatility_target";
+  const annualise = Math.sqrt(barsPerYear(opts.timeframe));
+  const vol = volTarget ? new RollingStd(sizing.vol_lookback) : null;
+  const scaleAt = (): number => {
+    if (!vol) return sizing.fraction;
+    const sd = vol.std();
+    if (Number.isNaN(sd)) return 0;
+    const realised = sd * annualise;
+    const tv = sizing.target_volatility as number;
+    return realised > 0 ? Math.min(sizing.max_leverage, tv / realised) : sizing.max_leverage;
+  };
+  if (vol)
+    for (let j = Math.max(1, start - sizing.vol_lookback); j < start; j++) pushLogReturn(vol, close, j);
+
+  const setLevels = (t: number): void => {
+    const e = book.entryPrice;
+    const s = book.side;
+    const a = t - 1; // the signal bar: the last bar known when the order was decided
+    book.stopLv = s > 0 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    book.tpLv = s > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+    book.trailLv = book.stopLv;
+    if (slPct > 0) book.stopLv = e * (1 - s * slPct);
+    else if (slAtr) book.stopLv = e - s * slAtrK * (slAtr[a] as number);
+    if (tpPct > 0) book.tpLv = e * (1 + s * tpPct);
+    else if (tpR > 0) book.tpLv = e + tpR * (e - book.stopLv);
+    if (trAtr) book.trailLv = e - s * trK * (trAtr[a] as number);
+  };
+
+  // Pending order decided at the previous close.
+  let pending = false;
+  let pendSide = 0; // events: wanted side
+  let pendTarget = 0; // target: wanted target value
+  let pendScale = 0;
+  let pendReason: ExitReason = NO_REASON;
+  // Target-mode memory.
+  let heldTarget = 0;
+  let locked = false;
+  let lockValue = 0;
+  let ruined = false;
+
+  const ev = signals.kind === "events" ? signals : null;
+  const enterLong = ev?.enterLong;
+  const exitLong = ev?.exitLong;
+  const enterShort = allowShort ? ev?.enterShort : undefined;
+  const exitShort = allowShort ? ev?.exitShort : undefined;
+  const target = signals.kind === "target" ? signals.target : null;
+
+  const decide = (i: number): void => {
+    pending = false;
+    const s = book.side;
+    const timeDue = timeStop > 0 && s !== 0 && i - book.entryIndex + 1 >= timeStop;
+    if (ev) {
+      const xL = (exitLong as Uint8Array)[i] !== 0;
+      const xS = exitShort !== undefined && exitShort[i] !== 0;
+      let eL = (enterLong as Uint8Array)[i] !== 0 && !xL;
+      let eS = enterShort !== undefined && enterShort[i] !== 0 && !xS;
+      if (eL && eS) eL = eS = false;
+      let next = s;
+      let reason: ExitReason = "signal";
+      if (s > 0) {
+        if (xL || eS) next = eS ? -1 : 0;
+        else if (timeDue) {
+          next = 0;
+          reason = "time_stop";
+        }
+      } else if (s < 0) {
+        if (xS || eL) next = eL ? 1 : 0;
+        else if (timeDue) {
+          next = 0;
+          reason = "time_stop";
+        }
+      } else next = eL ? 1 : eS ? -1 : 0;
+      if (next === s) return;
+      let scale = 0;
+      if (next !== 0) {
+        scale = scaleAt();
+        if (!(scale > 0)) next = 0;
+      }
+      if (next === s) return;
+      pending = true;
+      pendSide = next;
+      pendScale = scale;
+      pendReason = reason;
+      return;
+    }
+    let tg = (target as Float64Array)[i] as number;
+    if (Number.isNaN(tg))
+      tg = 0; // NaN → flat
+    else if (tg > 1) tg = 1;
+    else if (tg < -1) tg = -1;
+    if (!allowShort && tg < 0) tg = 0;
+    if (locked) {
+      if (tg === lockValue) return;
+      locked = false;
+    }
+    if (timeDue) {
+      pending = true;
+      pendTarget = 0;
+      pendScale = 0;
+      pendReason = "time_stop";
+      locked = true;
+      lockValue = tg;
+      return;
+    }
+    if (tg === heldTarget) return;
+    pending = true;
+    pendTarget = tg;
+    pendScale = tg !== 0 ? scaleAt() : 0;
+    pendReason = "signal";
+  };
+
+  const execute = (t: number): void => {
+    const o = open[t] as number;
+    if (ev) {
+      if (book.side !== 0) book.close(t, o, pendReason, false);
+      if (pendSide !== 0) {
+        book.open(t, book.unitsFor(pendSide * pendScale, o), o);
+        setLevels(t);
+      }
+      return;
+    }
+    const exposure = pendTarget * pendScale;
+    let want = book.unitsFor(exposure, o);
+    if (book.side !== 0 && (want === 0 || want > 0 !== book.side > 0)) {
+      book.close(t, o, pendReason, false);
+      want = book.unitsFor(exposure, o); // re-sized on the equity left after closing
+    }
+    if (want !== 0) {
+      if (book.side === 0) {
+        book.open(t, want, o);
+        setLevels(t);
+      } else if (want !== book.units) book.fill(want - book.units, o);
+    }
+    heldTarget = want !== 0 ? pendTarget : 0;
+  };
+
+  const exitIntrabar = (t: number, ref: number, reason: ExitReason): void => {
+    book.close(t, ref, reason, true);
+    if (target) {
+      locked = true;
+      lockValue = heldTarget;
+      heldTarget = 0;
+    }
+  };
+
+  if (start > 0 && start < n) decide(start - 1);
+  let prevEq = 1;
+  for (let t = start; t < n; t++) {
+    if (ruined) {
+      equity[t] = 0;
+      continue;
+    }
+    if (vol && t > 0) pushLogReturn(vol, close, t);
+    const o = open[t] as number;
+    if (pending) execute(t);
+    if (book.side !== 0) {
+      const eqOpen = book.cash + book.units * o;
+      position[t] = eqOpen > 0 ? (book.units * o) / eqOpen : 0;
+      const s = book.side;
+      const h = high[t] as number;
+      const l = low[t] as number;
+      if (s > 0) {
+        const trailTighter = book.trailLv > book.stopLv;
+        const stop = trailTighter ? book.trailLv : book.stopLv;
+        const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
+        if (o <= stop) exitIntrabar(t, o, why);
+        else if (o >= book.tpLv) exitIntrabar(t, o, "take_profit");
+        else if (l <= stop) exitIntrabar(t, stop, why);
+        else if (h >= book.tpLv) exitIntrabar(t, book.tpLv, "take_profit");
+        else if (trAtr) {
+          const lv = h - trK * (trAtr[t] as number);
+          if (lv > book.trailLv) book.trailLv = lv;
+        }
+      } else {
+        const trailTighter = book.trailLv < book.stopLv;
+        const stop = trailTighter ? book.trailLv : book.stopLv;
+        const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
+        if (o >= stop) exitIntrabar(t, o, why);
+        else if (o <= book.tpLv) exitIntrabar(t, o, "take_profit");
+        else if (h >= stop) exitIntrabar(t, stop, why);
+        else if (l <= book.tpLv) exitIntrabar(t, book.tpLv, "take_profit");
+        else if (trAtr) {
+          const lv = l + trK * (trAtr[t] as number);
+          if (lv < book.trailLv) book.trailLv = lv;
+        }
+      }
+    }
+    const c = close[t] as number;
+    let eq = book.cash + book.units * c;
+    if (eq <= 0) {
+      if (book.side !== 0) book.close(t, c, "liquidation", true);
+      eq = 0;
+      ruined = true;
+    } else if (t === n - 1) {
+      if (book.side !== 0) book.close(t, c, "end", true);
+      eq = book.cash;
+    } else decide(t);
+    equity[t] = eq;
+    returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
+    prevEq = eq;
+  }
+
+  return { equity, returns, position, trades: book.trades, startIndex: start, time, turnover: book.turnover };
+}
+
+function pushLogReturn(vol: RollingStd, close: Float64Array, j: number): void {
+  vol.push(Math.log((close[j] as number) / (close[j - 1] as number)));
+}

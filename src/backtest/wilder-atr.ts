@@ -1,0 +1,34 @@
+/**
+ * Wilder's Average True Range, private to the simulator's ATR stops.
+ *
+ * The simulator keeps its own copy rather than importing `ta/` because a stop must have a level
+ * from the first tradable bar: during the first `period` bars this returns the mean of the true
+ * ranges seen so far (instead of NaN), then Wilder's smoothing ATR[i] = (ATR[i-1]·(p-1) + TR[i]) / p.
+ * Value i uses bars 0..i only. Reference: J. Welles Wilder, "New Concepts in Technical Trading
+ * Systems" (1978); https://www.investopedia.com/terms/a/atr.asp
+ */
+export function wilderAtr(
+  high: Float64Array,
+  low: Float64Array,
+  close: Float64Array,
+  period: number,
+): Float64Array {
+  const n = close.length;
+  const out = new Float64Array(n);
+  let atr = 0;
+  for (let i = 0; i < n; i++) {
+    const h = high[i] as number;
+    const l = low[i] as number;
+    let tr = h - l;
+    if (i > 0) {
+      const pc = close[i - 1] as number;
+      const up = Math.abs(h - pc);
+      const down = Math.abs(l - pc);
+      if (up > tr) tr = up;
+      if (down > tr) tr = down;
+    }
+    atr = i < period ? (atr * i + tr) / (i + 1) : (atr * (period - 1) + tr) / period;
+    out[i] = atr;
+  }
+  return out;
+}
