@@ -1,0 +1,224 @@
+/**
+ * Performance metrics of one simulation, computed over the bars from `startIndex` on (warm-up
+ * bars are not part of the record). Pure; every figure is a finite number.
+ *
+ * Defined values (never NaN, never ±Infinity):
+ *   - fewer than 2 evaluated bars, or per-bar return std < 1e-12 (zero variance): sharpe,
+ *     sortino, skew and kurtosis are 0;
+ *   - sortino with no downside (downside deviation < 1e-12): METRIC_CAP if the mean return is
+ *     positive, else 0;
+ *   - calmar with no drawdown: METRIC_CAP if CAGR > 0, else 0;
+ *   - profit factor: 0 with no trades or no winning trades, METRIC_CAP with winners and no
+ *     losers, otherwise gross wins / gross losses capped at METRIC_CAP;
+ *   - win rate and average trade: 0 with no trades;
+ *   - CAGR: −1 when equity ends at 0, 0 for an empty window; every ratio is clamped to
+ *     [−METRIC_CAP, METRIC_CAP] (a 10 % gain over one day compounds past 1e15 a year).
+ * Annualisation is 24/7 (crypto): barsPerYear(timeframe) bars a year.
+ */
+import { barsPerYear } from "../domain/timeframe.ts";
+import type { SimulationResult } from "./simulate.ts";
+
+/** Stand-in for "infinitely good" so gates and JSON never meet Infinity. */
+export const METRIC_CAP = 999;
+const ZERO_STD = 1e-12;
+const DAY_MS = 86_400_000;
+
+export interface DailyReturns {
+  /** UTC midnight of each day that has at least one evaluated bar, ms. */
+  day: Float64Array;
+  /** Compounded return of that day's bars: Π(1 + r) − 1. */
+  returns: Float64Array;
+}
+
+export interface ScalarMetrics {
+  /** Evaluated bars (from startIndex) and the years they span (bars / barsPerYear). */
+  bars: number;
+  years: number;
+  totalReturn: number;
+  cagr: number;
+  sharpe: number;
+  sortino: number;
+  calmar: number;
+  /** Largest peak-to-trough loss as a positive fraction (0.25 = −25 %). */
+  maxDrawdown: number;
+  /** Bars spent below the prior peak in the drawdown that holds the max drawdown (to recovery or the end). */
+  maxDrawdownBars: number;
+  /** Longest run of bars spent below a prior peak. */
+  longestDrawdownBars: number;
+  profitFactor: number;
+  tradeCount: number;
+  winRate: number;
+  /** Mean trade pnl (fraction of equity at entry). */
+  avgTrade: number;
+  /** Share of evaluated bars with a non-zero position. */
+  exposure: number;
+  /** Equity traded per year (Σ |filled notional| / equity, divided by years). */
+  turnover: number;
+  skew: number;
+  /** Excess kurtosis (normal = 0). */
+  kurtosis: number;
+}
+
+export interface Metrics extends ScalarMetrics {
+  /** Per-bar returns of the evaluated bars (a view into the simulation's array). */
+  returns: Float64Array;
+  daily: DailyReturns;
+}
+
+export interface MetricsOptions {
+  timeframe: string;
+}
+
+function clampCap(x: number): number {
+  if (Number.isNaN(x)) return 0;
+  return Math.min(METRIC_CAP, Math.max(-METRIC_CAP, x));
+}
+
+/** Per-bar returns compounded into UTC days (a bar belongs to the day of its open time). */
+export function dailyReturns(time: Float64Array, returns: Float64Array): DailyReturns {
+  const n = Math.min(time.length, returns.length);
+  let days = 0;
+  let last = Number.NaN;
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((time[i] as number) / DAY_MS);
+    if (d !== last) {
+      days++;
+      last = d;
+    }
+  }
+  const day = new Float64Array(days);
+  const out = new Float64Array(days);
+  let k = -1;
+  let growth = 1;
+  last = Number.NaN;
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((time[i] as number) / DAY_MS);
+    if (d !== last) {
+      if (k >= 0) out[k] = growth - 1;
+      k++;
+      day[k] = d * DAY_MS;
+      growth = 1;
+      last = d;
+    }
+    growth *= 1 + (returns[i] as number);
+  }
+  if (k >= 0) out[k] = growth - 1;
+  return { day, returns: out };
+}
+
+export function metrics(result: SimulationResult, opts: MetricsOptions): Metrics {
+  const start = result.startIndex;
+  const r = result.returns.subarray(start);
+  const eq = result.equity.subarray(start);
+  const pos = result.position.subarray(start);
+  const n = r.length;
+  const bpy = barsPerYear(opts.timeframe);
+  const years = n / bpy;
+  const daily = dailyReturns(result.time.subarray(start), r);
+
+  // Moments of per-bar returns (two-pass: the mean first, so constant series give exactly tiny residues).
+  let sum = 0;
+  let downSq = 0;
+  for (let i = 0; i < n; i++) {
+    const x = r[i] as number;
+    sum += x;
+    if (x < 0) downSq += x * x;
+  }
+  const mean = n > 0 ? sum / n : 0;
+  let m2 = 0;
+  let m3 = 0;
+  let m4 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = (r[i] as number) - mean;
+    const d2 = d * d;
+    m2 += d2;
+    m3 += d2 * d;
+    m4 += d2 * d2;
+  }
+  const std = n > 1 ? Math.sqrt(m2 / (n - 1)) : 0;
+  const zeroVar = n < 2 || std < ZERO_STD;
+  const ann = Math.sqrt(bpy);
+  const sharpe = zeroVar ? 0 : clampCap((mean / std) * ann);
+  const downDev = n > 0 ? Math.sqrt(downSq / n) : 0;
+  const sortino =
+    n < 2 ? 0 : downDev < ZERO_STD ? (mean > 0 ? METRIC_CAP : 0) : clampCap((mean / downDev) * ann);
+  const popVar = n > 0 ? m2 / n : 0;
+  const skew = zeroVar ? 0 : clampCap(m3 / n / popVar ** 1.5);
+  const kurtosis = zeroVar ? 0 : clampCap(m4 / n / (popVar * popVar) - 3);
+
+  // Drawdowns over the equity curve, starting from the baseline of 1 before the first bar.
+  let peak = 1;
+  let maxDd = 0;
+  let maxDdBars = 0;
+  let longest = 0;
+  let under = 0;
+  let episodeDepth = 0;
+  for (let i = 0; i < n; i++) {
+    const e = eq[i] as number;
+    if (e >= peak) {
+      peak = e;
+      under = 0;
+      episodeDepth = 0;
+      continue;
+    }
+    under++;
+    if (under > longest) longest = under;
+    const dd = 1 - e / peak;
+    if (dd > episodeDepth) episodeDepth = dd;
+    if (dd > maxDd) maxDd = dd;
+    // The episode holding the max drawdown keeps counting its bars until it recovers.
+    if (episodeDepth === maxDd && maxDd > 0) maxDdBars = under;
+  }
+
+  const final = n > 0 ? (eq[n - 1] as number) : 1;
+  const totalReturn = final - 1;
+  const cagr = n === 0 || years <= 0 ? 0 : final <= 0 ? -1 : clampCap(final ** (1 / years) - 1);
+  const calmar = maxDd < ZERO_STD ? (cagr > 0 ? METRIC_CAP : 0) : clampCap(cagr / maxDd);
+
+  const trades = result.trades;
+  let wins = 0;
+  let grossWin = 0;
+  let grossLoss = 0;
+  let pnlSum = 0;
+  for (const t of trades) {
+    pnlSum += t.pnl;
+    if (t.pnl > 0) {
+      wins++;
+      grossWin += t.pnl;
+    } else if (t.pnl < 0) grossLoss -= t.pnl;
+  }
+  const tradeCount = trades.length;
+  const profitFactor = grossWin <= 0 ? 0 : grossLoss <= 0 ? METRIC_CAP : clampCap(grossWin / grossLoss);
+
+  let held = 0;
+  for (let i = 0; i < n; i++) if ((pos[i] as number) !== 0) held++;
+
+  return {
+    bars: n,
+    years,
+    totalReturn,
+    cagr,
+    sharpe,
+    sortino,
+    calmar,
+    maxDrawdown: maxDd,
+    maxDrawdownBars: maxDdBars,
+    longestDrawdownBars: longest,
+    profitFactor,
+    tradeCount,
+    winRate: tradeCount > 0 ? wins / tradeCount : 0,
+    avgTrade: tradeCount > 0 ? pnlSum / tradeCount : 0,
+    exposure: n > 0 ? held / n : 0,
+    turnover: years > 0 ? result.turnover / years : 0,
+    skew,
+    kurtosis,
+    returns: r,
+    daily,
+  };
+}
+
+/** The metrics without their arrays, for JSON, tables and the trial ledger's summary row. */
+export function scalarMetrics(m: Metrics): ScalarMetrics {
+  const { returns: _r, daily: _d, ...rest } = m;
+  return rest;
+}

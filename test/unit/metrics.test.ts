@@ -1,0 +1,227 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { dailyReturns, METRIC_CAP, metrics, scalarMetrics } from "../../src/backtest/metrics.ts";
+import { type SimulationResult, simulate, type Trade } from "../../src/backtest/simulate.ts";
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** A simulation result built by hand from per-bar returns. */
+function resultOf(
+  returns: number[],
+  opts: {
+    trades?: number[];
+    position?: number[];
+    turnover?: number;
+    step?: number;
+    startIndex?: number;
+  } = {},
+): SimulationResult {
+  const n = returns.length;
+  const equity = new Float64Array(n);
+  let e = 1;
+  returns.forEach((r, i) => {
+    e *= 1 + r;
+    equity[i] = e;
+  });
+  const trades: Trade[] = (opts.trades ?? []).map((pnl, i) => ({
+    side: "long",
+    entryIndex: i,
+    entryTime: 0,
+    entryPrice: 1,
+    exitIndex: i + 1,
+    exitTime: 0,
+    exitPrice: 1,
+    reason: "signal",
+    bars: 1,
+    pnl,
+    fees: 0,
+  }));
+  return {
+    equity,
+    returns: Float64Array.from(returns),
+    position: Float64Array.from(opts.position ?? returns.map(() => 0)),
+    trades,
+    startIndex: opts.startIndex ?? 0,
+    time: Float64Array.from(returns, (_, i) => i * (opts.step ?? HOUR)),
+    turnover: opts.turnover ?? 0,
+  };
+}
+
+describe("metrics on hand-computed returns", () => {
+  const r = resultOf([0.01, -0.01, 0.02, 0], { trades: [0.1, -0.05, 0.02, -0.01], position: [1, 0, -1, 0] });
+  const m = metrics(r, { timeframe: "1h" });
+
+  it("annualises Sharpe with √8760 for 1h bars (sample std)", () => {
+    // mean 0.005, deviations ±0.005, ±0.015: sample variance 0.0005 / 3.
+    expect(m.sharpe).toBeCloseTo((0.005 / Math.sqrt(0.0005 / 3)) * Math.sqrt(8760), 9);
+  });
+
+  it("Sortino uses the downside deviation over all bars", () => {
+    // only −0.01 is below 0: √(0.0001 / 4) = 0.005.
+    expect(m.sortino).toBeCloseTo((0.005 / 0.005) * Math.sqrt(8760), 9);
+  });
+
+  it("profit factor, win rate, average trade, exposure", () => {
+    expect(m.profitFactor).toBeCloseTo(0.12 / 0.06, 12);
+    expect(m.tradeCount).toBe(4);
+    expect(m.winRate).toBe(0.5);
+    expect(m.avgTrade).toBeCloseTo(0.015, 12);
+    expect(m.exposure).toBe(0.5);
+    expect(m.totalReturn).toBeCloseTo(1.01 * 0.99 * 1.02 - 1, 12);
+  });
+
+  it("skew and excess kurtosis", () => {
+    const s = metrics(resultOf([0, 0, 0, 1]), { timeframe: "1h" });
+    // deviations −¼ (×3), ¾: m2 = 3/16, m3 = 3/32, m4 = 21/256 → skew 2/√3, kurtosis 7/3 − 3.
+    expect(s.skew).toBeCloseTo(2 / Math.sqrt(3), 9);
+    expect(s.kurtosis).toBeCloseTo(-2 / 3, 9);
+  });
+});
+
+describe("drawdown", () => {
+  // Equity 1.1, 0.99, 1.045, 1.21, 1.15, 1.15, 1.15.
+  const eq = [1.1, 0.99, 1.045, 1.21, 1.15, 1.15, 1.15];
+  const rets = eq.map((e, i) => e / (i === 0 ? 1 : eq[i - 1]!) - 1);
+  const m = metrics(resultOf(rets), { timeframe: "1d" });
+
+  it("max drawdown is peak to trough, its duration counts the bars below the peak", () => {
+    expect(m.maxDrawdown).toBeCloseTo(0.1, 12);
+    expect(m.maxDrawdownBars).toBe(2);
+    expect(m.longestDrawdownBars).toBe(3);
+  });
+
+  it("an unrecovered drawdown runs to the end", () => {
+    const d = metrics(resultOf([0.1, -0.5, 0.1, 0.1]), { timeframe: "1d" });
+    expect(d.maxDrawdown).toBeCloseTo(0.5, 12);
+    expect(d.maxDrawdownBars).toBe(3);
+  });
+
+  it("Calmar is CAGR over max drawdown", () => {
+    // One year of daily bars: −20 % on day one, then steady growth to 1.1: CAGR 10 %, drawdown 20 %.
+    const g = (1.1 / 0.8) ** (1 / 364) - 1;
+    const y = metrics(resultOf([-0.2, ...Array.from({ length: 364 }, () => g)]), { timeframe: "1d" });
+    expect(y.cagr).toBeCloseTo(0.1, 9);
+    expect(y.maxDrawdown).toBeCloseTo(0.2, 12);
+    expect(y.calmar).toBeCloseTo(0.5, 9);
+  });
+
+  it("ratios of a week-long window are clamped to the cap", () => {
+    expect(m.cagr).toBe(METRIC_CAP);
+    expect(m.calmar).toBe(METRIC_CAP);
+  });
+});
+
+describe("CAGR and turnover", () => {
+  it("compounds over the years the bars span", () => {
+    // 730 daily bars ending at 1.21: two years at 10 %.
+    const step = 1.21 ** (1 / 730) - 1;
+    const m = metrics(
+      resultOf(
+        Array.from({ length: 730 }, () => step),
+        { turnover: 6 },
+      ),
+      { timeframe: "1d" },
+    );
+    expect(m.years).toBe(2);
+    expect(m.cagr).toBeCloseTo(0.1, 9);
+    expect(m.turnover).toBeCloseTo(3, 12);
+    // Constant returns: zero variance gives the defined 0, not a huge ratio.
+    expect(m.sharpe).toBe(0);
+    expect(m.skew).toBe(0);
+    expect(m.sortino).toBe(METRIC_CAP);
+    expect(m.calmar).toBe(METRIC_CAP);
+  });
+
+  it("skips warm-up bars before startIndex", () => {
+    const m = metrics(resultOf([0.5, 0.5, 0.01, -0.01], { startIndex: 2 }), { timeframe: "1h" });
+    expect(m.bars).toBe(2);
+    expect(m.returns).toHaveLength(2);
+    expect(m.returns[0]).toBe(0.01);
+  });
+});
+
+describe("defined values", () => {
+  it("no trades and flat equity: every figure is a finite 0", () => {
+    const m = metrics(resultOf([0, 0, 0, 0, 0]), { timeframe: "1h" });
+    for (const [k, v] of Object.entries(scalarMetrics(m))) {
+      expect(Number.isFinite(v), k).toBe(true);
+      if (k !== "bars" && k !== "years") expect(v, k).toBe(0);
+    }
+  });
+
+  it("empty window", () => {
+    const m = metrics(resultOf([]), { timeframe: "1h" });
+    for (const v of Object.values(scalarMetrics(m))) expect(v).toBe(0);
+  });
+
+  it("profit factor: winners only → the cap, losers only → 0", () => {
+    expect(metrics(resultOf([0.1, 0.2], { trades: [0.1, 0.2] }), { timeframe: "1h" }).profitFactor).toBe(
+      METRIC_CAP,
+    );
+    expect(metrics(resultOf([-0.1, 0.05], { trades: [-0.1] }), { timeframe: "1h" }).profitFactor).toBe(0);
+  });
+
+  it("ruin: equity at 0 gives CAGR −1 and drawdown 1", () => {
+    const m = metrics(resultOf([0.1, -1, 0, 0]), { timeframe: "1h" });
+    expect(m.cagr).toBe(-1);
+    expect(m.maxDrawdown).toBe(1);
+    expect(m.totalReturn).toBe(-1);
+  });
+
+  it("never NaN or infinite on arbitrary returns", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1, max: 5, noNaN: true }), { maxLength: 60 }),
+        fc.array(fc.double({ min: -1, max: 5, noNaN: true }), { maxLength: 10 }),
+        (rets, pnls) => {
+          const m = metrics(resultOf(rets, { trades: pnls }), { timeframe: "1m" });
+          for (const [k, v] of Object.entries(scalarMetrics(m))) expect(Number.isFinite(v), k).toBe(true);
+        },
+      ),
+    );
+  });
+});
+
+describe("daily returns", () => {
+  it("compounds per-bar returns within each UTC day", () => {
+    // 30 hourly bars from midnight: 24 on day 0, 6 on day 1.
+    const rets = Array.from({ length: 30 }, (_, i) => (i < 24 ? 0.01 : -0.02));
+    const d = dailyReturns(
+      Float64Array.from(rets, (_, i) => 5 * DAY + i * HOUR),
+      Float64Array.from(rets),
+    );
+    expect(Array.from(d.day)).toEqual([5 * DAY, 6 * DAY]);
+    expect(d.returns[0]).toBeCloseTo(1.01 ** 24 - 1, 12);
+    expect(d.returns[1]).toBeCloseTo(0.98 ** 6 - 1, 12);
+  });
+
+  it("metrics expose the daily series of the evaluated bars, matching the equity", () => {
+    const n = 100;
+    const bars = {
+      time: Float64Array.from({ length: n }, (_, i) => i * HOUR),
+      open: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i)),
+      high: Float64Array.from({ length: n }, (_, i) => 102 + Math.sin(i)),
+      low: Float64Array.from({ length: n }, (_, i) => 98 + Math.sin(i)),
+      close: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i + 0.5)),
+      volume: new Float64Array(n),
+    };
+    const target = Float64Array.from({ length: n }, (_, i) => (i % 7 < 4 ? 1 : 0));
+    const sim = simulate(
+      bars,
+      { kind: "target", target },
+      {
+        direction: "long_only",
+        feeBps: 5,
+        slippageBps: 2,
+        timeframe: "1h",
+        startIndex: 10,
+      },
+    );
+    const m = metrics(sim, { timeframe: "1h" });
+    const compounded = Array.from(m.daily.returns).reduce((g, r) => g * (1 + r), 1);
+    expect(compounded).toBeCloseTo(sim.equity[n - 1]!, 12);
+    expect(m.daily.day[0]).toBe(0);
+    expect(m.daily.returns).toHaveLength(5);
+  });
+});
