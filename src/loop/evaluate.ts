@@ -1,0 +1,294 @@
+/**
+ * Evaluate one candidate (strategy code + config YAML) under a frozen run config, on the search
+ * window only: compile and sandbox the strategy, backtest it on every walk-forward fold, stitch the
+ * folds into one out-of-sample record, and check it for look-ahead. The caller hands in the
+ * search-window bars; this module has no way to reach the holdout.
+ *
+ * Nothing a candidate does can throw out of here: every failure comes back as data so the loop can
+ * show it to the model and go on.
+ */
+import { createHash } from "node:crypto";
+import { checkLookahead, type LookaheadReport } from "../backtest/lookahead.ts";
+import { type DailyReturns, metrics, type ScalarMetrics, scalarMetrics } from "../backtest/metrics.ts";
+import type { Sandbox, SandboxError, StrategyHandle, StrategyMeta } from "../backtest/sandbox/index.ts";
+import { type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
+import { parseStrategyConfig } from "../backtest/strategy-config.ts";
+import { type Bars, sliceBars } from "../domain/bars.ts";
+import type { FrozenRunConfig } from "../domain/run-config.ts";
+import type { Signals } from "../domain/signals.ts";
+import type { StrategyConfig } from "../domain/strategy-config.ts";
+import { timeframeMs } from "../domain/timeframe.ts";
+import { resampleBars } from "../market/resample.ts";
+import { type Fold, planFolds } from "./folds.ts";
+
+export interface Candidate {
+  /** Strategy module source (TypeScript). */
+  readonly code: string;
+  /** Strategy config (YAML). */
+  readonly configYaml: string;
+  readonly hypothesis?: string;
+}
+
+export type EvaluationErrorKind = SandboxError["kind"] | "config";
+
+export interface EvaluationError {
+  readonly kind: EvaluationErrorKind;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export interface FoldOutcome {
+  readonly index: number;
+  /** Open time of the fold's first and last evaluated bar, ms. */
+  readonly from: number;
+  readonly to: number;
+  readonly metrics: ScalarMetrics;
+}
+
+export interface EvaluationTimings {
+  compileMs: number;
+  backtestMs: number;
+  lookaheadMs: number;
+  totalMs: number;
+}
+
+export interface Evaluation {
+  /** evaluated: backtested (may still fail gates); crash: the code or config failed; policy: it tried to set harness-owned keys. */
+  readonly status: "evaluated" | "crash" | "policy";
+  readonly error?: EvaluationError;
+  /** `config sets windows.search.start`-style lines; never applied. */
+  readonly policyViolations: readonly string[];
+  readonly strategy?: StrategyMeta;
+  readonly config?: StrategyConfig;
+  readonly folds: readonly FoldOutcome[];
+  /** Metrics of the folds stitched end to end (the out-of-sample record over the search window). */
+  readonly aggregate?: ScalarMetrics;
+  readonly returns?: Float64Array;
+  readonly daily?: DailyReturns;
+  /** Per-bar equity of the stitched record and the bar times it is marked at. */
+  readonly equity?: Float64Array;
+  readonly time?: Float64Array;
+  readonly trades?: readonly Trade[];
+  readonly lookahead?: LookaheadReport;
+  readonly codeHash: string;
+  readonly configHash: string;
+  readonly timings: EvaluationTimings;
+}
+
+export interface EvaluateContext {
+  readonly run: FrozenRunConfig;
+  /** Bars of the run's dataset at its base timeframe, search window only. */
+  readonly searchBars: Bars;
+  readonly sandbox: Sandbox;
+  /** Cut points for the look-ahead check (default 3; 0 skips it). */
+  readonly lookaheadCuts?: number;
+  /** Resampled search bars by timeframe, shared across candidates of a run. */
+  readonly resampled?: Map<string, Bars>;
+}
+
+/** Normalised text hash: whitespace runs and line endings don't make a "new" candidate. */
+export function normalisedHash(text: string): string {
+  return createHash("sha256")
+    .update(
+      text
+        .replace(/\r\n/g, "\n")
+        .replace(/[ \t]+/g, " ")
+        .trim(),
+    )
+    .digest("hex");
+}
+
+function barsFor(ctx: EvaluateContext, timeframe: string): Bars {
+  const base = ctx.run.config.dataset.timeframe;
+  if (timeframe === base) return ctx.searchBars;
+  const cached = ctx.resampled?.get(timeframe);
+  if (cached) return cached;
+  const bars = resampleBars(ctx.searchBars, base, timeframe).bars;
+  ctx.resampled?.set(timeframe, bars);
+  return bars;
+}
+
+class SignalsFailure extends Error {
+  constructor(readonly error: SandboxError) {
+    super(error.message);
+  }
+}
+
+async function signalsOf(
+  handle: StrategyHandle,
+  bars: Bars,
+  params: Record<string, unknown>,
+): Promise<Signals> {
+  const r = await handle.signals(bars, params);
+  if (!r.ok) throw new SignalsFailure(r.error);
+  return r.signals;
+}
+
+/** Joins per-fold simulations into one record whose equity compounds across folds. */
+function stitch(parts: readonly SimulationResult[]): SimulationResult {
+  let n = 0;
+  for (const p of parts) n += p.returns.length - p.startIndex;
+  const returns = new Float64Array(n);
+  const equity = new Float64Array(n);
+  const position = new Float64Array(n);
+  const time = new Float64Array(n);
+  const trades: Trade[] = [];
+  let turnover = 0;
+  let k = 0;
+  let e = 1;
+  for (const p of parts) {
+    for (let i = p.startIndex; i < p.returns.length; i++, k++) {
+      const r = p.returns[i] as number;
+      e *= 1 + r;
+      returns[k] = r;
+      equity[k] = e;
+      position[k] = p.position[i] as number;
+      time[k] = p.time[i] as number;
+    }
+    trades.push(...p.trades);
+    turnover += p.turnover;
+  }
+  return { returns, equity, position, time, trades, turnover, startIndex: 0 };
+}
+
+export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateContext): Promise<Evaluation> {
+  const t0 = performance.now();
+  const timings: EvaluationTimings = { compileMs: 0, backtestMs: 0, lookaheadMs: 0, totalMs: 0 };
+  const base = {
+    codeHash: normalisedHash(candidate.code),
+    configHash: normalisedHash(candidate.configYaml),
+    policyViolations: [] as string[],
+    folds: [] as FoldOutcome[],
+    timings,
+  };
+  const done = (e: Omit<Evaluation, keyof typeof base> & Partial<typeof base>): Evaluation => {
+    timings.totalMs = performance.now() - t0;
+    return { ...base, ...e };
+  };
+
+  const loaded = await ctx.sandbox.load(candidate.code);
+  timings.compileMs = performance.now() - t0;
+  if (!loaded.ok)
+    return done({
+      status: loaded.error.kind === "policy" ? "policy" : "crash",
+      error: loaded.error,
+      policyViolations: loaded.error.kind === "policy" ? [loaded.error.message] : [],
+    });
+  const handle = loaded.handle;
+  try {
+    const strategy = handle.meta;
+    const parsed = parseStrategyConfig(candidate.configYaml, strategy.params);
+    if (!parsed.ok) {
+      // The message names every leaf the config tried to set ("policy: config sets a.b, c — why").
+      const policy = parsed.errors
+        .filter((e) => e.kind === "policy")
+        .map((e) => e.message.replace(/^policy: /, "").split(" — ")[0] ?? e.path);
+      const message = parsed.errors.map((e) => e.message).join("\n");
+      return done({
+        status: policy.length > 0 ? "policy" : "crash",
+        error: { kind: policy.length > 0 ? "policy" : "config", message },
+        policyViolations: policy,
+        strategy,
+      });
+    }
+    const config = parsed.config;
+    const run = ctx.run.config;
+    const baseMs = timeframeMs(run.dataset.timeframe);
+    const tfMs = timeframeMs(config.timeframe);
+    if (tfMs % baseMs !== 0) {
+      return done({
+        status: "crash",
+        error: {
+          kind: "config",
+          message: `timeframe: ${config.timeframe} is not a multiple of the dataset's ${run.dataset.timeframe} bars`,
+        },
+        strategy,
+        config,
+      });
+    }
+    const bars = barsFor(ctx, config.timeframe);
+    let folds: Fold[];
+    try {
+      folds = planFolds(bars.time.length, {
+        folds: run.walk_forward.folds,
+        scheme: run.walk_forward.scheme,
+        warmupBars: run.walk_forward.warmup_bars,
+      });
+    } catch (err) {
+      return done({
+        status: "crash",
+        error: { kind: "config", message: `timeframe ${config.timeframe}: ${(err as Error).message}` },
+        strategy,
+        config,
+      });
+    }
+
+    const params = config.params as Record<string, unknown>;
+    const simOptions = {
+      direction: config.direction,
+      risk: config.risk,
+      sizing: config.sizing,
+      feeBps: run.costs.fee_bps,
+      slippageBps: run.costs.slippage_bps,
+      timeframe: config.timeframe,
+    };
+    const tb = performance.now();
+    const parts: SimulationResult[] = [];
+    const foldOutcomes: FoldOutcome[] = [];
+    try {
+      for (const f of folds) {
+        const slice = sliceBars(bars, f.warmupStart, f.end);
+        const signals = await signalsOf(handle, slice, params);
+        const sim = simulate(slice, signals, { ...simOptions, startIndex: f.start - f.warmupStart });
+        parts.push(sim);
+        foldOutcomes.push({
+          index: f.index,
+          from: bars.time[f.start] as number,
+          to: bars.time[f.end - 1] as number,
+          metrics: scalarMetrics(metrics(sim, { timeframe: config.timeframe })),
+        });
+      }
+    } catch (err) {
+      if (err instanceof SignalsFailure) return done({ status: "crash", error: err.error, strategy, config });
+      throw err;
+    }
+    const stitched = stitch(parts);
+    const all = metrics(stitched, { timeframe: config.timeframe });
+    timings.backtestMs = performance.now() - tb;
+
+    let lookahead: LookaheadReport | undefined;
+    const cuts = ctx.lookaheadCuts ?? 3;
+    if (cuts > 0) {
+      const tl = performance.now();
+      try {
+        lookahead = await checkLookahead({
+          bars,
+          signalsFor: (b) => signalsOf(handle, b, params),
+          cuts,
+          seed: run.loop.seed,
+        });
+      } catch (err) {
+        if (err instanceof SignalsFailure)
+          return done({ status: "crash", error: err.error, strategy, config, folds: foldOutcomes });
+        throw err;
+      }
+      timings.lookaheadMs = performance.now() - tl;
+    }
+    return done({
+      status: "evaluated",
+      strategy,
+      config,
+      folds: foldOutcomes,
+      aggregate: scalarMetrics(all),
+      returns: stitched.returns,
+      daily: all.daily,
+      equity: stitched.equity,
+      time: stitched.time,
+      trades: stitched.trades,
+      ...(lookahead ? { lookahead } : {}),
+    });
+  } finally {
+    handle.dispose();
+  }
+}

@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../src/backtest/sandbox/index.ts";
+import { freezeRunConfig, loadRunConfig } from "../../src/domain/run-config.ts";
+import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
+import { type EvaluateContext, evaluateCandidate } from "../../src/loop/evaluate.ts";
+import { syntheticBars } from "../../src/market/synthetic.ts";
+
+const run = freezeRunConfig(
+  loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+    { text: "walk_forward: { folds: 4, warmup_bars: 300 }\n", source: "test" },
+  ]),
+);
+const searchBars = syntheticBars({ n: 12_000, timeframe: "1h", start: "2020-01-01", seed: 7 });
+const sandbox = new Sandbox({ timeoutMs: 2000 });
+const ctx: EvaluateContext = { run, searchBars, sandbox, resampled: new Map() };
+afterAll(() => sandbox.dispose());
+
+const emaCode = readFileSync("strategies/ema-cross.ts", "utf8");
+const emaYaml = "strategy: ema-cross\ntimeframe: 1h\nparams: { fast: 10, slow: 40 }\n";
+
+describe("evaluateCandidate", () => {
+  it("backtests every fold out of sample and stitches them into one record", async () => {
+    const ev = await evaluateCandidate({ code: emaCode, configYaml: emaYaml }, ctx);
+    expect(ev.status).toBe("evaluated");
+    expect(ev.folds).toHaveLength(4);
+    // Folds are contiguous, in order, and inside the search window.
+    for (let k = 1; k < ev.folds.length; k++) {
+      expect(ev.folds[k]?.from).toBeGreaterThan(ev.folds[k - 1]?.to as number);
+    }
+    expect(ev.folds[0]?.from).toBe(searchBars.time[300]);
+    expect(ev.folds.at(-1)?.to).toBe(searchBars.time.at(-1));
+    const foldTrades = ev.folds.reduce((s, f) => s + f.metrics.tradeCount, 0);
+    expect(ev.aggregate?.tradeCount).toBe(foldTrades);
+    expect(ev.aggregate?.tradeCount).toBeGreaterThan(10);
+    // The stitched equity compounds the folds' returns.
+    const compounded = ev.folds.reduce((e, f) => e * (1 + f.metrics.totalReturn), 1) - 1;
+    expect(ev.aggregate?.totalReturn).toBeCloseTo(compounded, 9);
+    expect(ev.returns?.length).toBe(12_000 - 300);
+    expect(ev.lookahead?.ok).toBe(true);
+    expect(ev.strategy?.name).toBe("ema-cross");
+  });
+
+  it("resamples to the strategy's timeframe", async () => {
+    const ev = await evaluateCandidate({ code: emaCode, configYaml: emaYaml.replace("1h", "4h") }, ctx);
+    expect(ev.status).toBe("evaluated");
+    expect(ev.folds[1]?.metrics.bars).toBeLessThan(12_000 / 4 / 4 + 1);
+    expect(ctx.resampled?.has("4h")).toBe(true);
+  });
+
+  it("records a config that sets harness-owned keys as a policy violation and does not run it", async () => {
+    const ev = await evaluateCandidate(
+      { code: emaCode, configYaml: `${emaYaml}fee_bps: 0\nwindows:\n  search:\n    start: 2018-01-01\n` },
+      ctx,
+    );
+    expect(ev.status).toBe("policy");
+    expect(ev.policyViolations).toEqual(
+      expect.arrayContaining(["config sets fee_bps", "config sets windows.search.start"]),
+    );
+    expect(ev.folds).toEqual([]);
+  });
+
+  it("returns a compile error with the strategy's line", async () => {
+    const broken = emaCode.replace(
+      "const slow = ta.ema(bars.close, p.slow);",
+      "const slow = ta.ema(bars.close, p.slow;",
+    );
+    const ev = await evaluateCandidate({ code: broken, configYaml: emaYaml }, ctx);
+    expect(ev.status).toBe("crash");
+    expect(ev.error?.kind).toBe("compile");
+    expect(ev.error?.line).toBe(emaCode.split("\n").findIndex((l) => l.includes("const slow")) + 1);
+  });
+
+  it("returns a runtime error instead of throwing", async () => {
+    const throwing = emaCode.replace(
+      "const fast =",
+      'if (bars.close.length > 10) throw new Error("boom");\n    const fast =',
+    );
+    const ev = await evaluateCandidate({ code: throwing, configYaml: emaYaml }, ctx);
+    expect(ev.status).toBe("crash");
+    expect(ev.error).toMatchObject({ kind: "runtime" });
+    expect(ev.error?.message).toContain("boom");
+  });
+
+  it("rejects params outside the declared range with the key named", async () => {
+    const ev = await evaluateCandidate(
+      { code: emaCode, configYaml: emaYaml.replace("fast: 10", "fast: 500") },
+      ctx,
+    );
+    expect(ev.status).toBe("crash");
+    expect(ev.error?.kind).toBe("config");
+    expect(ev.error?.message).toContain("params.fast");
+  });
+
+  it("rejects a timeframe that is not a multiple of the dataset's", async () => {
+    const ev = await evaluateCandidate({ code: emaCode, configYaml: emaYaml.replace("1h", "90m") }, ctx);
+    expect(ev.status).toBe("crash");
+    expect(ev.error?.message).toMatch(/not a multiple/);
+  });
+
+  it("catches a strategy that peeks at the next bar", async () => {
+    const peeking = `import { defineStrategy, int } from "alphaloop/strategy";
+export default defineStrategy({
+  name: "peek", family: "cheat", description: "buys before up bars", params: { k: int(1, 5, 1) },
+  signals(bars) {
+    const n = bars.close.length;
+    const enterLong = new Uint8Array(n);
+    const exitLong = new Uint8Array(n);
+    for (let i = 0; i < n - 1; i++) {
+      const up = bars.close[i + 1] > bars.close[i];
+      enterLong[i] = up ? 1 : 0;
+      exitLong[i] = up ? 0 : 1;
+    }
+    return { enterLong, exitLong };
+  },
+});`;
+    const ev = await evaluateCandidate({ code: peeking, configYaml: "strategy: peek\ntimeframe: 1h\n" }, ctx);
+    expect(ev.status).toBe("evaluated");
+    expect(ev.lookahead?.ok).toBe(false);
+    expect(ev.lookahead?.firstBadBar?.time).toBeGreaterThan(0);
+  });
+});
