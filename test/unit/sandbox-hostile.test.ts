@@ -1,0 +1,244 @@
+/**
+ * Bad and hostile candidates: each must come back as its structured error within its limit, and
+ * the same Sandbox must then run a normal candidate as if nothing happened.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { Sandbox, type SandboxErrorKind, type SignalsResult } from "../../src/backtest/sandbox/index.ts";
+import { EMA_CROSS, FLAT, strategyWith, syntheticBars } from "../support/sandbox-fixtures.ts";
+
+const TIME_LIMIT_MS = 250;
+const sandbox = new Sandbox({ timeoutMs: TIME_LIMIT_MS, memoryLimitMb: 64 });
+afterAll(() => sandbox.dispose());
+
+const bars = syntheticBars(500);
+
+interface Expected {
+  kind: SandboxErrorKind;
+  message?: RegExp;
+  line?: number;
+  /** Wall-time budget for the whole failed run, ms. */
+  within?: number;
+}
+
+async function expectFailure(source: string, expected: Expected): Promise<void> {
+  const t0 = performance.now();
+  const result: SignalsResult = await sandbox.run(source, bars);
+  const elapsed = performance.now() - t0;
+  expect(result.ok ? "unexpected success" : result.error.kind).toBe(expected.kind);
+  if (result.ok) return;
+  if (expected.message) expect(result.error.message).toMatch(expected.message);
+  if (expected.line !== undefined) expect(result.error.line).toBe(expected.line);
+  expect(elapsed).toBeLessThan(expected.within ?? TIME_LIMIT_MS + 1500);
+  // The host still works and the same sandbox runs the next candidate normally.
+  const next = await sandbox.run(EMA_CROSS, bars);
+  expect(next.ok ? "ok" : next.error).toBe("ok");
+}
+
+describe("Sandbox: hostile and broken candidates", () => {
+  it("stops an infinite loop in signals at the time limit", async () => {
+    await expectFailure(strategyWith("while (true) {}"), {
+      kind: "timeout",
+      message: /time limit of 250 ms/,
+    });
+  });
+
+  it("stops an infinite loop at module top level", async () => {
+    await expectFailure(strategyWith(FLAT, "for (;;) {}"), { kind: "timeout" });
+  });
+
+  it("stops an endless microtask chain", async () => {
+    const body = `Promise.resolve().then(function again() { return Promise.resolve().then(again); });\n${FLAT}`;
+    await expectFailure(strategyWith(body), { kind: "timeout" });
+  });
+
+  it("stops a getter on the output that never returns", async () => {
+    const body = "return { get target() { for (;;) {} } };";
+    await expectFailure(strategyWith(body), { kind: "timeout" });
+  });
+
+  it("survives a heap memory bomb: the isolate is replaced for the next candidate", async () => {
+    const body = "const hoard = [];\n    for (;;) hoard.push(new Array(1e5).fill(1.5));";
+    // Filling the heap takes longer than the tiny test time limit, so use a roomier sandbox.
+    const roomy = new Sandbox({ memoryLimitMb: 32, timeoutMs: 20_000 });
+    try {
+      const t0 = performance.now();
+      const result = await roomy.run(strategyWith(body), bars);
+      expect(result.ok ? "ok" : result.error.kind).toBe("memory");
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      const next = await roomy.run(EMA_CROSS, bars);
+      expect(next.ok ? "ok" : next.error).toBe("ok");
+    } finally {
+      roomy.dispose();
+    }
+  });
+
+  it("survives a typed-array memory bomb", async () => {
+    const body = "const hoard = [];\n    for (;;) hoard.push(new Float64Array(1e6));";
+    await expectFailure(strategyWith(body), { kind: "memory", message: /memory limit of 64 MB/, line: 7 });
+  });
+
+  it("turns process, require and constructor escapes into policy errors", async () => {
+    await expectFailure(strategyWith("process.exit(1);"), { kind: "policy", message: /process/, line: 6 });
+    await expectFailure(strategyWith('const m = "fs";\n    require(m);'), {
+      kind: "policy",
+      message: /require/,
+    });
+    await expectFailure(strategyWith('return this.constructor.constructor("return process")();'), {
+      kind: "policy",
+      message: /process is not available/,
+      line: 6,
+    });
+    await expectFailure(
+      strategyWith('const proc = bars.constructor.constructor("return process")();\n    proc.exit(1);'),
+      {
+        kind: "policy",
+        message: /process is not available/,
+      },
+    );
+    await expectFailure(
+      strategyWith('const proc = globalThis.constructor.constructor("return process")();'),
+      {
+        kind: "policy",
+      },
+    );
+    await expectFailure(
+      strategyWith('const g = (function () {}).constructor("return this")();\n    g.require("fs");'),
+      {
+        kind: "policy",
+      },
+    );
+    expect(typeof process.exit).toBe("function");
+  });
+
+  it("keeps fetch, timers and WebAssembly out", async () => {
+    await expectFailure(strategyWith('fetch("http://127.0.0.1");'), { kind: "policy", message: /network/ });
+    await expectFailure(strategyWith("setTimeout(() => {}, 1);"), { kind: "policy", message: /timers/ });
+    await expectFailure(strategyWith("WebAssembly.compile(new Uint8Array(8));"), {
+      kind: "runtime",
+      message: /WebAssembly is not defined/,
+    });
+  });
+
+  it("cannot pollute prototypes, neither the host's nor the next candidate's", async () => {
+    await expectFailure(strategyWith(`Object.prototype.polluted = 1;\n${FLAT}`), {
+      kind: "runtime",
+      line: 6,
+    });
+    await expectFailure(strategyWith(`Array.prototype.push = () => 0;\n${FLAT}`), { kind: "runtime" });
+    const quiet = strategyWith(`try { Object.prototype.polluted = 1; } catch {}
+    try { bars.close.__proto__.__proto__.evil = 1; } catch {}
+    try { Object.defineProperty(Object.prototype, "kind", { set() {} }); } catch {}
+    ${FLAT}`);
+    const result = await sandbox.run(quiet, bars);
+    expect(result.ok && result.signals.kind).toBe("target");
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect((new Float64Array(1) as unknown as { evil?: unknown }).evil).toBeUndefined();
+    const probe = strategyWith(
+      `if (({}).polluted !== undefined || "evil" in bars.close) throw new Error("polluted");\n${FLAT}`,
+    );
+    const next = await sandbox.run(probe, bars);
+    expect(next.ok ? "ok" : next.error).toBe("ok");
+  });
+
+  it("rejects outputs of the wrong shape, length or values", async () => {
+    const cases: [string, RegExp][] = [
+      ["return { target: new Float64Array(3) };", /target has length 3; expected 500/],
+      ["return { enterLong: new Uint8Array(bars.close.length) };", /no exitLong/],
+      [
+        "const e = new Float64Array(bars.close.length); e[5] = NaN;\n    return { enterLong: e, exitLong: e };",
+        /enterLong\[0\]|enterLong\[5\] is NaN/,
+      ],
+      [
+        "const t = new Float64Array(bars.close.length); t[100] = NaN;\n    return { target: t };",
+        /target\[100\] is NaN after the warm-up/,
+      ],
+      [
+        "return { target: new Float64Array(bars.close.length).fill(1.5) };",
+        /target\[0\] is 1.5; target must be in \[-1, 1\]/,
+      ],
+      ["return { target: new Float64Array(bars.close.length).fill(Infinity) };", /target\[0\] is Infinity/],
+      ['return { target: Array.from(bars.close, () => "1") };', /target\[0\] is a string/],
+      ["return { target: new Float64Array(bars.close.length), stopLoss: 1 };", /unknown key 'stopLoss'/],
+      [
+        "const z = new Uint8Array(bars.close.length);\n    return { target: new Float64Array(z.length), enterLong: z, exitLong: z };",
+        /both target and event series/,
+      ],
+      ["return null;", /got null/],
+      ["return [1, 2];", /got an array/],
+      [
+        "return Promise.resolve({ target: new Float64Array(bars.close.length) });",
+        /synchronously; got a Promise/,
+      ],
+    ];
+    for (const [body, message] of cases)
+      await expectFailure(strategyWith(body), { kind: "invalid_output", message });
+  });
+
+  it("rejects a module that does not export a strategy definition", async () => {
+    await expectFailure('import { int } from "alphaloop/strategy";\nexport const x = int(1, 2, 1);\n', {
+      kind: "invalid_output",
+      message: /export default defineStrategy/,
+    });
+    await expectFailure(EMA_CROSS.replace("signals(bars, p, ta) {", "signalz(bars, p, ta) {"), {
+      kind: "invalid_output",
+      message: /no signals/,
+    });
+  });
+
+  it("reports thrown errors, non-Error throws and hostile error objects", async () => {
+    await expectFailure(strategyWith('throw new RangeError("bad window");'), {
+      kind: "runtime",
+      message: /^RangeError: bad window \(strategy\.ts:6:\d+\)$/,
+      line: 6,
+    });
+    await expectFailure(strategyWith("throw 42;"), { kind: "runtime", message: /non-Error value: 42/ });
+    await expectFailure(strategyWith("function f() { return f(); }\n    return f();"), {
+      kind: "runtime",
+      message: /Maximum call stack/,
+    });
+    await expectFailure(
+      strategyWith(
+        'const e = new Error("x");\n    Object.defineProperty(e, "name", { get() { for (;;) {} } });\n    throw e;',
+      ),
+      { kind: "timeout" },
+    );
+    await expectFailure(strategyWith('throw { toString() { throw new Error("nope"); } };'), {
+      kind: "runtime",
+      message: /cannot be described/,
+    });
+  });
+
+  it("refuses a 10 MB source quickly, before compiling it", async () => {
+    const huge = strategyWith(`// ${"x".repeat(10 * 1024 * 1024)}\n${FLAT}`);
+    await expectFailure(huge, { kind: "policy", message: /10\.0 MB; the limit is 256 KB/, within: 1000 });
+  });
+
+  it("refuses imports of node modules and packages at the import's line", async () => {
+    await expectFailure(strategyWith(FLAT, 'import { readFileSync } from "node:fs";'), {
+      kind: "policy",
+      message: /^import of 'node:fs' is not allowed: strategies may only import alphaloop\/strategy$/,
+      line: 2,
+    });
+    await expectFailure(strategyWith(FLAT, 'import "child_process";'), { kind: "policy", line: 2 });
+    await expectFailure(strategyWith(`const os = import("os");\n${FLAT}`), { kind: "policy", line: 6 });
+  });
+
+  it("enforces the default 2 s time limit", async () => {
+    const defaults = new Sandbox();
+    try {
+      const t0 = performance.now();
+      const result = await defaults.run(strategyWith("for (;;) {}"), bars);
+      const elapsed = performance.now() - t0;
+      expect(result.ok ? "ok" : result.error).toEqual({
+        kind: "timeout",
+        message: "the strategy exceeded the time limit of 2000 ms",
+      });
+      expect(elapsed).toBeGreaterThan(1900);
+      expect(elapsed).toBeLessThan(4000);
+      const next = await defaults.run(EMA_CROSS, bars);
+      expect(next.ok).toBe(true);
+    } finally {
+      defaults.dispose();
+    }
+  });
+});
