@@ -43,7 +43,7 @@ export interface ParseOptions {
   maxTokens?: number;
 }
 
-interface MessageView {
+export interface MessageView {
   content: string;
   toolCalls: unknown[];
   reasoningFields: string[];
@@ -60,8 +60,8 @@ function contentText(content: unknown): string {
   return "";
 }
 
-/** Accepts a whole chat.completion, one choice, or a bare message. */
-function viewOf(input: unknown): MessageView | null {
+/** Accepts a whole chat.completion, one choice, or a bare message; null for anything else. */
+export function messageViewOf(input: unknown): MessageView | null {
   if (!isPlainObject(input)) return null;
   let choice: Record<string, unknown> | undefined;
   const usage: unknown = input["usage"];
@@ -179,7 +179,7 @@ function visibleText(content: string, visible: Span[], removed: Span[]): string 
 
 export function parseAssistantMessage(input: unknown, options: ParseOptions = {}): ParsedMessage {
   const tools = options.tools ?? DEFAULT_TOOL_SET;
-  const view = viewOf(input);
+  const view = messageViewOf(input);
   if (!view) {
     return {
       calls: [],
