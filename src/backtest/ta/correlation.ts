@@ -3,7 +3,8 @@ import { checkInt, checkSameLength, type Series, toF64 } from "./series.ts";
 /**
  * Rolling Pearson correlation of a and b over the last `period` bars, in [−1, 1]; 0 when either
  * window is constant (trading-signals `getCorrelation` throws there). O(1) per bar: sums around
- * anchors, recomputed exactly every max(period, 128) bars.
+ * anchors, recomputed exactly every `period` bars and whenever a window's
+ * sum of squares becomes tiny next to what has flowed through the sums (see rolling-moments.ts).
  * Warm-up: the first `period - 1` outputs are NaN. NaN in: any window holding a NaN in a or b gives NaN.
  * Reference: https://en.wikipedia.org/wiki/Pearson_correlation_coefficient
  */
@@ -13,7 +14,7 @@ export function correlation(a: Series, b: Series, period: number): Float64Array 
   const x = toF64(a);
   const y = toF64(b);
   const out = new Float64Array(n);
-  const every = Math.max(period, 128);
+  const every = period;
   let ax = Number.NaN;
   let ay = Number.NaN;
   let sx = 0;
@@ -21,6 +22,8 @@ export function correlation(a: Series, b: Series, period: number): Float64Array 
   let sxx = 0;
   let syy = 0;
   let sxy = 0;
+  let churnX = 0;
+  let churnY = 0;
   let lastBad = -period - 1;
   let changeX = 0;
   let changeY = 0;
@@ -40,6 +43,8 @@ export function correlation(a: Series, b: Series, period: number): Float64Array 
       sxx += du * du;
       syy += dv * dv;
       sxy += du * dv;
+      churnX += du * du;
+      churnY += dv * dv;
     } else {
       lastBad = i;
     }
@@ -56,10 +61,26 @@ export function correlation(a: Series, b: Series, period: number): Float64Array 
         sxx -= du * du;
         syy -= dv * dv;
         sxy -= du * dv;
+        churnX += du * du;
+        churnY += dv * dv;
       }
     }
-    if (--countdown === 0) {
+    const first = i - period + 1;
+    const full = i >= period - 1 && lastBad <= i - period;
+    const varying = changeX > first && changeY > first;
+    let recompute = --countdown === 0;
+    if (
+      !recompute &&
+      full &&
+      varying &&
+      (sxx - (sx * sx) / period < churnX * 1e-5 || syy - (sy * sy) / period < churnY * 1e-5)
+    ) {
+      recompute = true;
+    }
+    if (recompute) {
       countdown = every;
+      churnX = 0;
+      churnY = 0;
       if (u - u === 0 && v - v === 0) {
         ax = u;
         ay = v;
@@ -77,16 +98,15 @@ export function correlation(a: Series, b: Series, period: number): Float64Array 
         }
       }
     }
-    if (i < period - 1 || lastBad > i - period) {
+    if (!full) {
       out[i] = Number.NaN;
       continue;
     }
-    const first = i - period + 1;
     const mx = sx / period;
     const my = sy / period;
     const vx = sxx / period - mx * mx;
     const vy = syy / period - my * my;
-    if (changeX <= first || changeY <= first || vx <= 0 || vy <= 0) {
+    if (!varying || vx <= 0 || vy <= 0) {
       out[i] = 0;
       continue;
     }

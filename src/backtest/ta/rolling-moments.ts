@@ -1,8 +1,11 @@
 /**
  * O(1)-per-bar rolling sums, means and population variances. Running sums drift and, for
  * variances, cancel catastrophically when values are far from zero (prices ~1e5, spread ~1), so
- * the sums are taken around an anchor near the data and recomputed exactly from the window every
- * `max(period, 128)` bars: amortised O(1), and within ~1e-13 relative of a two-pass computation.
+ * the sums are taken around an anchor near the data (the latest value at the last recomputation)
+ * and recomputed exactly from the window: every `max(period, 128)` bars for plain sums; for
+ * variances every `period` bars (so the anchor stays near the window) and whenever the window's
+ * sum of squares becomes tiny next to what has flowed through the sums since. Amortised O(1), and
+ * within ~1e-11 relative of a two-pass computation.
  * A window holding any non-finite value yields NaN; an exactly constant window has variance 0.
  * Recomputation points depend only on the bar index, so results are prefix-invariant.
  */
@@ -55,15 +58,18 @@ export function rollingMeanStdInto(
   stdOut: Float64Array | null,
 ): void {
   const n = src.length;
-  const every = recomputeEvery(period);
   let anchor = Number.NaN;
   let s1 = 0;
   let s2 = 0;
+  // Σ of squared deviations added and removed since the last recomputation: the rounding error
+  // of s2 is a few ulps of this, so when the window's own sum of squares falls far below it (a
+  // calm window right after a spike) the sums are recomputed instead of trusted.
+  let churn = 0;
   let lastBad = -period - 1;
   // Latest index whose value differs from the previous one: the window is constant when this
   // lies at or before its first bar, which gives an exact zero variance instead of rounding noise.
   let lastChange = 0;
-  let countdown = every;
+  let countdown = period;
   for (let i = 0; i < n; i++) {
     const x = src[i]!;
     if (x - x === 0) {
@@ -71,6 +77,7 @@ export function rollingMeanStdInto(
       const d = x - anchor;
       s1 += d;
       s2 += d * d;
+      churn += d * d;
     } else {
       lastBad = i;
     }
@@ -81,10 +88,16 @@ export function rollingMeanStdInto(
         const d = y - anchor;
         s1 -= d;
         s2 -= d * d;
+        churn += d * d;
       }
     }
-    if (--countdown === 0) {
-      countdown = every;
+    const full = i >= period - 1 && lastBad <= i - period;
+    const constant = lastChange <= i - period + 1;
+    let recompute = --countdown === 0;
+    if (!recompute && full && !constant && s2 - (s1 * s1) / period < churn * 1e-5) recompute = true;
+    if (recompute) {
+      countdown = period;
+      churn = 0;
       if (x - x === 0) anchor = x;
       s1 = 0;
       s2 = 0;
@@ -97,11 +110,11 @@ export function rollingMeanStdInto(
         }
       }
     }
-    if (i >= period - 1 && lastBad <= i - period) {
+    if (full) {
       const m1 = s1 / period;
       if (meanOut !== null) meanOut[i] = anchor + m1;
       if (stdOut !== null) {
-        const variance = lastChange <= i - period + 1 ? 0 : s2 / period - m1 * m1;
+        const variance = constant ? 0 : s2 / period - m1 * m1;
         stdOut[i] = variance > 0 ? Math.sqrt(variance) : 0;
       }
     } else {
