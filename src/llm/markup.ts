@@ -130,12 +130,8 @@ function matchFence(text: string, lineStart: number, tools: ToolSet): Match | nu
   const bodyStart = lineStart + open[0].length;
   const rest = text.slice(bodyStart);
   const close = FENCE_CLOSE.exec(rest);
-  if (!close) {
-    const body = rest.trimStart();
-    return body.startsWith("{") && MENTIONS_NAME.test(body)
-      ? incomplete("fenced call is never closed (cut off)", text.length)
-      : null;
-  }
+  // An unclosed fence is not a call (only calls are hidden), so a cut-off one stays visible.
+  if (!close) return null;
   const read = readJsonCalls(rest.slice(0, close.index), looseOptions(tools));
   if (!read.ok) return null;
   return {

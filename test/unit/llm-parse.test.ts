@@ -247,6 +247,13 @@ describe("loose JSON forms", () => {
     expect(r.text).toBe(`The config:\n\n${yaml}`);
   });
 
+  it("leaves a fenced call cut off at the token limit visible and runs nothing", () => {
+    const text =
+      'Deciding.\n\n```json\n{"name": "decide", "arguments": {"decision": "tune", "rationale": "Sharpe is';
+    const r = parseAssistantMessage(content(text, "length"));
+    expect(r).toMatchObject({ calls: [], outcome: "truncated", text });
+  });
+
   it("does not take a json fence holding a plain object that is not a call", () => {
     const text = 'Metrics:\n```json\n{"name": "ema-atr", "sharpe": 1.2}\n```';
     const r = parseAssistantMessage(content(text));
@@ -347,6 +354,55 @@ describe("round trips (property)", () => {
         expect(r.outcome).toBe("ok");
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("generated messages (property)", () => {
+  type Call = { name: string; arguments: Record<string, unknown> };
+  const text = fc
+    .string({ unit: "binary", maxLength: 120 })
+    .filter((s) => !s.includes("</parameter>") && !s.includes("think>"));
+  const call: fc.Arbitrary<Call> = fc.oneof(
+    fc.record({ name: fc.constant("write_file"), arguments: fc.record({ path: text, content: text }) }),
+    fc.record({ name: fc.constant("edit_file"), arguments: fc.record({ path: text, old: text, new: text }) }),
+    fc.record({
+      name: fc.constant("get_history"),
+      arguments: fc.record({ limit: fc.integer({ min: 0, max: 500 }) }),
+    }),
+    fc.record({ name: fc.constant("read_notes"), arguments: fc.constant({}) }),
+  );
+  const hermes = (c: Call) => `<tool_call>\n${JSON.stringify(c)}\n</tool_call>`;
+  const xml = (c: Call) =>
+    `<tool_call>\n<function=${c.name}>\n${Object.entries(c.arguments)
+      .map(([k, v]) => `<parameter=${k}>\n${String(v)}\n</parameter>\n`)
+      .join("")}</function>\n</tool_call>`;
+  // Prose without markup characters, as a model writes before its calls.
+  const prose = fc.stringMatching(/^[A-Za-z][A-Za-z ,.'0-9]{0,60}$/).map((s) => s.trim());
+
+  it("recovers every call and the prose, whatever the format mix, think drafts and reasoning", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(call, fc.constantFrom(hermes, xml)), { minLength: 1, maxLength: 3 }),
+        fc.option(prose),
+        fc.option(call),
+        fc.constantFrom("none", "think", "unpaired"),
+        (calls, before, draft, thinking) => {
+          const body = calls.map(([c, render]) => render(c)).join("\n");
+          const reasoning = `Plan first.${draft ? `\n${hermes(draft)}\n` : ""}`;
+          const head =
+            thinking === "think"
+              ? `<think>\n${reasoning}\n</think>\n\n`
+              : thinking === "unpaired"
+                ? `${reasoning}\n</think>\n\n`
+                : "";
+          const r = parseAssistantMessage(content(`${head}${before ? `${before}\n\n` : ""}${body}`));
+          expect(r.calls).toEqual(calls.map(([c]) => c));
+          expect(r.outcome).toBe("ok");
+          expect(r.text).toBe(before ?? "");
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
