@@ -126,46 +126,64 @@ export function generateSynthetic(options: SyntheticOptions): SyntheticMarket {
   let prevClose = options.startPrice ?? 30_000;
   if (!(prevClose > 0)) throw new Error(`startPrice must be > 0, got ${prevClose}`);
 
-  // The loop draws the same random numbers on every bar and keeps rare events (regime switch, jump)
-  // branch-free: a branch first taken after 30 000 bars would deoptimise the loop back to the
-  // interpreter, which costs more than the spare draws.
+  // Random numbers are drawn in blocks (see Random.fillUniform) and every bar consumes the same
+  // draws: rare events (regime switch, jump) are branch-free selects, because a branch first taken
+  // after 30 000 bars would deoptimise the loop back to the interpreter.
+  const block = Math.min(n, 4096);
+  const uni = new Float64Array(5 * block);
+  const gauss = new Float64Array((openGap > 0 ? 3 : 2) * block);
+  const tDraws = new Float64Array(block);
   let t = t0;
-  for (let i = 0; i < n; i++) {
-    const uSwitch = rng.next();
-    const uWhich = rng.next();
-    regime = (regime + (uSwitch < switchProb ? (uWhich < 0.5 ? 1 : 2) : 0)) % 3;
-    const sigma = Math.sqrt(variance);
-    const scale = volScale[regime] as number;
-    const sd = sigma * scale;
-    const shock = sigma * rng.studentT(df) * tScale;
-    const uJump = rng.next();
-    const jump = jumpStd * rng.normal();
-    const r = (drift[regime] as number) - 0.5 * sd * sd + scale * shock + (uJump < jumpProb ? jump : 0);
+  for (let start = 0; start < n; start += block) {
+    const m = Math.min(block, n - start);
+    rng.fillUniform(uni);
+    rng.fillNormal(gauss);
+    rng.fillStudentT(tDraws, df);
+    for (let j = 0; j < m; j++) {
+      const i = start + j;
+      const u = 5 * j;
+      const uSwitch = uni[u] as number;
+      const uWhich = uni[u + 1] as number;
+      regime = (regime + (uSwitch < switchProb ? (uWhich < 0.5 ? 1 : 2) : 0)) % 3;
+      const sigma = Math.sqrt(variance);
+      const scale = volScale[regime] as number;
+      const sd = sigma * scale;
+      const shock = sigma * (tDraws[j] as number) * tScale;
+      const jump = jumpStd * (gauss[2 * j] as number);
+      const r =
+        (drift[regime] as number) -
+        0.5 * sd * sd +
+        scale * shock +
+        ((uni[u + 2] as number) < jumpProb ? jump : 0);
 
-    const o = openGap > 0 ? prevClose * Math.exp(openGap * rng.normal()) : prevClose;
-    const c = o * Math.exp(r);
-    // Max and min of a Brownian bridge from 0 to r with variance sd^2 over the bar:
-    // P(max > m) = exp(-2 m (m - r) / sd^2), sampled by inversion.
-    const r2 = r * r;
-    const twoVar = 2 * sd * sd;
-    const up = 0.5 * (r + Math.sqrt(r2 - twoVar * Math.log(1 - rng.next())));
-    const down = 0.5 * (r - Math.sqrt(r2 - twoVar * Math.log(1 - rng.next())));
+      const o = openGap > 0 ? prevClose * Math.exp(openGap * (gauss[2 * block + j] as number)) : prevClose;
+      const c = o * Math.exp(r);
+      // Max and min of a Brownian bridge from 0 to r with variance sd^2 over the bar:
+      // P(max > m) = exp(-2 m (m - r) / sd^2), sampled by inversion.
+      const r2 = r * r;
+      const twoVar = 2 * sd * sd;
+      const up = 0.5 * (r + Math.sqrt(r2 - twoVar * Math.log(1 - (uni[u + 3] as number))));
+      const down = 0.5 * (r - Math.sqrt(r2 - twoVar * Math.log(1 - (uni[u + 4] as number))));
 
-    time[i] = t;
-    open[i] = o;
-    close[i] = c;
-    // max/min also absorb exp rounding that could put high a hair under open or close.
-    high[i] = Math.max(o * Math.exp(up), o, c);
-    low[i] = Math.min(o * Math.exp(down), o, c);
-    const activity = sd / uncondSd;
-    volume[i] =
-      baseVolume * activity * (0.4 + (0.75 * Math.abs(r)) / sd) * Math.exp(0.4 * rng.normal() - 0.08);
-    regimeOf[i] = regime;
+      time[i] = t;
+      open[i] = o;
+      close[i] = c;
+      // max/min also absorb exp rounding that could put high a hair under open or close.
+      high[i] = Math.max(o * Math.exp(up), o, c);
+      low[i] = Math.min(o * Math.exp(down), o, c);
+      const activity = sd / uncondSd;
+      volume[i] =
+        baseVolume *
+        activity *
+        (0.4 + (0.75 * Math.abs(r)) / sd) *
+        Math.exp(0.4 * (gauss[2 * j + 1] as number) - 0.08);
+      regimeOf[i] = regime;
 
-    const next = omega + alpha * shock * shock + beta * variance;
-    variance = Math.min(next, maxVar);
-    prevClose = c;
-    t += stepMs;
+      const next = omega + alpha * shock * shock + beta * variance;
+      variance = Math.min(next, maxVar);
+      prevClose = c;
+      t += stepMs;
+    }
   }
   return { bars: { time, open, high, low, close, volume }, regime: regimeOf };
 }

@@ -107,6 +107,20 @@ describe("prng", () => {
     expect(mean(Float64Array.from({ length: n }, () => r.gamma(3)))).toBeCloseTo(3, 1);
   });
 
+  it("block fills give exactly the sequence of scalar draws", () => {
+    const a = createRandom(77);
+    const b = createRandom(77);
+    const blockU = a.fillUniform(new Float64Array(5));
+    const blockN = a.fillNormal(new Float64Array(7));
+    const blockT = a.fillStudentT(new Float64Array(9), 4.5);
+    const blockT1 = a.fillStudentT(new Float64Array(3), 1.5);
+    expect(Array.from(blockU)).toEqual(Array.from({ length: 5 }, () => b.next()));
+    expect(Array.from(blockN)).toEqual(Array.from({ length: 7 }, () => b.normal()));
+    expect(Array.from(blockT)).toEqual(Array.from({ length: 9 }, () => b.studentT(4.5)));
+    expect(Array.from(blockT1)).toEqual(Array.from({ length: 3 }, () => b.studentT(1.5)));
+    expect(a.next()).toBe(b.next());
+  });
+
   it("fork gives an independent stream and leaves the parent deterministic", () => {
     const a = createRandom(9);
     const b = createRandom(9);
