@@ -80,6 +80,7 @@ export function resampleBars(
 
   let k = -1; // index of the bucket being filled
   let bucket = Number.NaN;
+  let bucketEnd = Number.NEGATIVE_INFINITY;
   let count = 0;
   let empty = 0;
   let prev = Number.NEGATIVE_INFINITY;
@@ -91,14 +92,16 @@ export function resampleBars(
         `bars are not strictly increasing in time at index ${i} (${iso(t)} after ${iso(prev)})`,
       );
     }
-    if (t % baseMs !== 0) {
+    // Division, not %: float modulo is a runtime call, and t / baseMs is exact for grid times.
+    const q = t / baseMs;
+    if (q !== Math.floor(q)) {
       throw new Error(`bar at index ${i} (${iso(t)}) is not on the ${String(base)} grid`);
     }
     prev = t;
-    const b = bucketOf(t, targetMs);
     const h = high[i] as number;
     const l = low[i] as number;
-    if (b !== bucket) {
+    if (t >= bucketEnd) {
+      const b = bucketOf(t, targetMs);
       if (i > 0) {
         if (count < perBucket) {
           incomplete.push(bucket);
@@ -108,6 +111,7 @@ export function resampleBars(
       }
       k++;
       bucket = b;
+      bucketEnd = b + targetMs;
       count = 1;
       oT[k] = b;
       oO[k] = open[i] as number;
