@@ -53,7 +53,7 @@ interface Match {
 
 /** A loose JSON form only counts as a call when it names an argument list, or names a real tool. */
 function looseOptions(tools: ToolSet) {
-  return { requireArguments: (name: string) => !(name in tools) };
+  return { requireArguments: (name: string) => !Object.hasOwn(tools, name) };
 }
 
 function incomplete(message: string, end: number): Match {

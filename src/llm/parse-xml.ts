@@ -85,7 +85,7 @@ export function readXmlFunction(text: string, start: number, tools: ToolSet): Xm
   if (nameEnd === -1)
     return { kind: "incomplete", name: "", message: "<function= cut off before its name ended" };
   const name = text.slice(start + FUNCTION_OPEN.length, nameEnd).trim();
-  const schema = tools[name];
+  const schema = Object.hasOwn(tools, name) ? tools[name] : undefined;
   const args: Record<string, unknown> = {};
   let i = nameEnd + 1;
   for (;;) {
@@ -105,7 +105,14 @@ export function readXmlFunction(text: string, start: number, tools: ToolSet): Xm
           message: `${name}: parameter ${key} has no </parameter> (cut off)`,
         };
       }
-      args[key] = typeXmlValue(stripMarkupNewlines(text.slice(keyEnd + 1, close)), schema?.[key]);
+      const type = schema && Object.hasOwn(schema, key) ? schema[key] : undefined;
+      // defineProperty: a parameter named `__proto__` must stay an ordinary key.
+      Object.defineProperty(args, key, {
+        value: typeXmlValue(stripMarkupNewlines(text.slice(keyEnd + 1, close)), type),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       i = close + PARAM_CLOSE.length;
       continue;
     }

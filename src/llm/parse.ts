@@ -232,7 +232,7 @@ export function parseAssistantMessage(input: unknown, options: ParseOptions = {}
   let repaired = false;
   for (const c of chosen.calls) {
     const call = { name: c.name, arguments: c.arguments };
-    if (!(c.name in tools)) {
+    if (!Object.hasOwn(tools, c.name)) {
       unknownCalls.push(call);
       problems.push({
         kind: "unknown_tool",

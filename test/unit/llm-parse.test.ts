@@ -119,6 +119,11 @@ describe("XML values", () => {
     expect(r.outcome).toBe("unknown_tool");
     expect(r.text).toBe("Checking.");
   });
+
+  it("does not mistake Object.prototype names for tools", () => {
+    const r = parseAssistantMessage(content("<tool_call>\n<function=constructor>\n</function>\n</tool_call>"));
+    expect(r).toMatchObject({ calls: [], outcome: "unknown_tool", unknownCalls: [{ name: "constructor" }] });
+  });
 });
 
 describe("JSON repair", () => {
