@@ -121,7 +121,9 @@ describe("XML values", () => {
   });
 
   it("does not mistake Object.prototype names for tools", () => {
-    const r = parseAssistantMessage(content("<tool_call>\n<function=constructor>\n</function>\n</tool_call>"));
+    const r = parseAssistantMessage(
+      content("<tool_call>\n<function=constructor>\n</function>\n</tool_call>"),
+    );
     expect(r).toMatchObject({ calls: [], outcome: "unknown_tool", unknownCalls: [{ name: "constructor" }] });
   });
 });
