@@ -49,3 +49,15 @@ export function checkSameLength(fn: string, ...series: Series[]): number {
 export function isFiniteNumber(x: number): boolean {
   return x - x === 0;
 }
+
+/**
+ * Clamps a 0..100 oscillator in place: running-sum smoothing can land a few ulps outside the range
+ * (e.g. -7e-15 for a mean of zeros), which would break `x >= 0` style rules. NaN stays NaN.
+ */
+export function clampPercent(xs: Float64Array): void {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (x < 0) xs[i] = 0;
+    else if (x > 100) xs[i] = 100;
+  }
+}

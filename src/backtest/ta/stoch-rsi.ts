@@ -1,7 +1,7 @@
 import { rollingMaxInto, rollingMinInto } from "./rolling-extreme.ts";
 import { rollingMeanInto } from "./rolling-moments.ts";
 import { rsi } from "./rsi.ts";
-import { checkInt, type Series, toF64 } from "./series.ts";
+import { checkInt, clampPercent, type Series, toF64 } from "./series.ts";
 
 /** Stochastic RSI lines, 0..100: `k` (smoothed) and `d` (SMA of k). */
 export interface StochRsiResult {
@@ -41,7 +41,9 @@ export function stochRsi(
   }
   const k = new Float64Array(n);
   rollingMeanInto(raw, kSmooth, k);
+  clampPercent(k);
   const d = new Float64Array(n);
   rollingMeanInto(k, dSmooth, d);
+  clampPercent(d);
   return { k, d };
 }

@@ -1,6 +1,6 @@
 import { rollingMaxInto, rollingMinInto } from "./rolling-extreme.ts";
 import { rollingMeanInto } from "./rolling-moments.ts";
-import { checkInt, checkSameLength, type Series, toF64 } from "./series.ts";
+import { checkInt, checkSameLength, clampPercent, type Series, toF64 } from "./series.ts";
 
 /** Stochastic oscillator lines, 0..100: `k` (smoothed %K) and `d` (SMA of k). */
 export interface StochResult {
@@ -40,7 +40,9 @@ export function stoch(
   }
   const k = new Float64Array(n);
   rollingMeanInto(fastK, kSmooth, k);
+  clampPercent(k);
   const d = new Float64Array(n);
   rollingMeanInto(k, dPeriod, d);
+  clampPercent(d);
   return { k, d };
 }

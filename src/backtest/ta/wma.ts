@@ -11,6 +11,11 @@ export function wma(source: Series, period: number): Float64Array {
   const src = toF64(source);
   const n = src.length;
   const out = new Float64Array(n);
+  if (period === 1) {
+    // A one-bar average is the value itself; the running sums would add rounding noise.
+    for (let i = 0; i < n; i++) out[i] = src[i]! - src[i]! === 0 ? src[i]! : Number.NaN;
+    return out;
+  }
   const denominator = (period * (period + 1)) / 2;
   const every = Math.max(period, 128);
   let weighted = 0; // Σ weight·x over the window, non-finite values counted as 0
