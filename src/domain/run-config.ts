@@ -248,3 +248,23 @@ export function durationMs(d: number | string): number {
   if (!m) throw new Error(`invalid duration "${d}"`);
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
+
+/** `SYMBOL:timeframe`: how the ledger names a dataset. */
+export function datasetKey(config: RunConfig): string {
+  return `${config.dataset.symbol}:${config.dataset.timeframe}`;
+}
+
+/**
+ * Identifies "the same data" for Deflated Sharpe: every candidate tried on this dataset and search
+ * window counts as a trial, whatever its costs or folds, because selection bias comes from looking
+ * at the same bars again.
+ */
+export function searchWindowHash(config: RunConfig): string {
+  const w = windowMs(config.windows.search);
+  return sha256Hex(canonicalJson({ dataset: datasetKey(config), search: w }));
+}
+
+export function holdoutWindowHash(config: RunConfig): string {
+  const w = windowMs(config.windows.holdout);
+  return sha256Hex(canonicalJson({ dataset: datasetKey(config), holdout: w }));
+}

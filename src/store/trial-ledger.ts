@@ -1,0 +1,127 @@
+import { decodeReturns, encodeReturns } from "../loop/daily-series.ts";
+import type { HoldoutRecord, LedgerTrial, NewTrial, TrialLedger, WindowStats } from "../loop/ledger.ts";
+import type { Queryable } from "./db.ts";
+
+interface TrialRow {
+  id: number | string;
+  run_id: string | null;
+  iteration: number | null;
+  code_hash: string;
+  config_hash: string;
+  sharpe: number | null;
+  first_day: number | string | null;
+  daily_returns: Uint8Array | null;
+}
+
+function toTrial(r: TrialRow): LedgerTrial {
+  return {
+    id: Number(r.id),
+    runId: r.run_id,
+    iteration: r.iteration,
+    codeHash: r.code_hash,
+    configHash: r.config_hash,
+    sharpe: r.sharpe,
+    daily:
+      r.daily_returns && r.first_day !== null
+        ? { firstDay: Number(r.first_day), returns: decodeReturns(r.daily_returns) }
+        : null,
+  };
+}
+
+const TRIAL_COLUMNS = "id, run_id, iteration, code_hash, config_hash, sharpe, first_day, daily_returns";
+
+/** The trial ledger in Postgres (or PGlite). Every statement is parameterised. */
+export class PgTrialLedger implements TrialLedger {
+  constructor(private readonly db: Queryable) {}
+
+  async record(t: NewTrial): Promise<number> {
+    const params = [
+      t.dataset,
+      t.windowHash,
+      t.runId ?? null,
+      t.iteration ?? null,
+      t.driver,
+      t.strategyName ?? null,
+      t.family ?? null,
+      t.codeHash,
+      t.configHash,
+      t.status,
+      t.independent,
+      t.sharpe ?? null,
+      t.daily ? t.daily.returns.length : null,
+      t.daily ? t.daily.firstDay : null,
+      t.daily ? encodeReturns(t.daily.returns) : null,
+      t.metrics ? JSON.stringify(t.metrics) : null,
+      JSON.stringify(t.reasons ?? []),
+      t.idempotencyKey ?? null,
+    ];
+    const { rows } = await this.db.query<{ id: number | string }>(
+      `INSERT INTO trials (dataset, window_hash, run_id, iteration, driver, strategy_name, family, code_hash,
+         config_hash, status, independent, sharpe, observations, first_day, daily_returns, metrics, reasons,
+         idempotency_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb, $18)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id`,
+      params,
+    );
+    if (rows[0]) return Number(rows[0].id);
+    const existing = await this.db.query<{ id: number | string }>(
+      "SELECT id FROM trials WHERE idempotency_key = $1",
+      [t.idempotencyKey],
+    );
+    return Number(existing.rows[0]?.id);
+  }
+
+  async windowStats(dataset: string, windowHash: string): Promise<WindowStats> {
+    const { rows } = await this.db.query<{ sharpe: number }>(
+      `SELECT sharpe FROM trials
+        WHERE dataset = $1 AND window_hash = $2 AND independent AND sharpe IS NOT NULL`,
+      [dataset, windowHash],
+    );
+    return { trials: rows.length, sharpes: rows.map((r) => r.sharpe) };
+  }
+
+  async recentOnWindow(dataset: string, windowHash: string, limit: number): Promise<LedgerTrial[]> {
+    const { rows } = await this.db.query<TrialRow>(
+      `SELECT ${TRIAL_COLUMNS} FROM trials
+        WHERE dataset = $1 AND window_hash = $2 AND independent AND daily_returns IS NOT NULL
+        ORDER BY id DESC LIMIT $3`,
+      [dataset, windowHash, limit],
+    );
+    return rows.map(toTrial);
+  }
+
+  async runTrials(runId: string): Promise<LedgerTrial[]> {
+    const { rows } = await this.db.query<TrialRow>(
+      `SELECT ${TRIAL_COLUMNS} FROM trials WHERE run_id = $1 ORDER BY iteration, id`,
+      [runId],
+    );
+    return rows.map(toTrial);
+  }
+
+  async recordHoldout(h: HoldoutRecord): Promise<number> {
+    await this.db.query(
+      `INSERT INTO holdout_evaluations (dataset, holdout_hash, trial_id, run_id, iteration, metrics, idempotency_key)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+      [
+        h.dataset,
+        h.holdoutHash,
+        h.trialId ?? null,
+        h.runId ?? null,
+        h.iteration ?? null,
+        JSON.stringify(h.metrics),
+        h.idempotencyKey ?? null,
+      ],
+    );
+    return this.holdoutPeeks(h.dataset, h.holdoutHash);
+  }
+
+  async holdoutPeeks(dataset: string, holdoutHash: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number | string }>(
+      "SELECT count(*) AS n FROM holdout_evaluations WHERE dataset = $1 AND holdout_hash = $2",
+      [dataset, holdoutHash],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}
