@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { maskSecrets } from "../log/secrets.ts";
+import { register as registerLlm } from "./llm-command.ts";
+import { register as registerStats } from "./stats-command.ts";
 
 /**
  * The `alphaloop` command tree. Each command group lives in its own module exporting
@@ -10,5 +12,7 @@ export function buildProgram(): Command {
     .description("LLM autoresearch loop that mines crypto trading strategies")
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
+  registerStats(program);
+  registerLlm(program);
   return program;
 }
