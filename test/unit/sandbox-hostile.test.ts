@@ -120,24 +120,55 @@ describe("Sandbox: hostile and broken candidates", () => {
   });
 
   it("cannot pollute prototypes, neither the host's nor the next candidate's", async () => {
+    // Most intrinsics are frozen: assigning to them throws in the strategy's strict code.
+    await expectFailure(strategyWith(`Math.max = () => 0;\n${FLAT}`), { kind: "runtime", line: 6 });
+    await expectFailure(strategyWith(`JSON.stringify = () => "";\n${FLAT}`), { kind: "runtime", line: 6 });
+    // Object, Array and the typed arrays stay unfrozen for speed; changing them is caught after the call.
     await expectFailure(strategyWith(`Object.prototype.polluted = 1;\n${FLAT}`), {
-      kind: "runtime",
-      line: 6,
+      kind: "policy",
+      message: /changed the built-in Object\.prototype\.polluted/,
     });
-    await expectFailure(strategyWith(`Array.prototype.push = () => 0;\n${FLAT}`), { kind: "runtime" });
-    const quiet = strategyWith(`try { Object.prototype.polluted = 1; } catch {}
-    try { bars.close.__proto__.__proto__.evil = 1; } catch {}
-    try { Object.defineProperty(Object.prototype, "kind", { set() {} }); } catch {}
-    ${FLAT}`);
-    const result = await sandbox.run(quiet, bars);
-    expect(result.ok && result.signals.kind).toBe("target");
+    await expectFailure(strategyWith(`Array.prototype.push = () => 0;\n${FLAT}`), {
+      kind: "policy",
+      message: /Array\.prototype\.push/,
+    });
+    await expectFailure(strategyWith(`bars.close.__proto__.__proto__.evil = 1;\n${FLAT}`), {
+      kind: "policy",
+      message: /TypedArray\.prototype\.evil/,
+    });
+    await expectFailure(strategyWith(`Object.setPrototypeOf(Array.prototype, null);\n${FLAT}`), {
+      kind: "policy",
+      message: /prototype of Array\.prototype/,
+    });
+    await expectFailure(strategyWith('throw new Error("and now " + (Object.keys = () => []));'), {
+      kind: "policy",
+    });
+    await expectFailure(
+      strategyWith(FLAT, 'Object.defineProperty(Object.prototype, "kind", { set() {} });'),
+      {
+        kind: "policy",
+      },
+    );
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
     expect((new Float64Array(1) as unknown as { evil?: unknown }).evil).toBeUndefined();
+    expect(typeof [].push).toBe("function");
     const probe = strategyWith(
-      `if (({}).polluted !== undefined || "evil" in bars.close) throw new Error("polluted");\n${FLAT}`,
+      `if (({}).polluted !== undefined || "evil" in bars.close || Object.getPrototypeOf(Array.prototype) === null) throw new Error("polluted");\n${FLAT}`,
     );
     const next = await sandbox.run(probe, bars);
     expect(next.ok ? "ok" : next.error).toBe("ok");
+  });
+
+  it("refuses every later call of a context whose built-ins were changed", async () => {
+    // A strategy that stashes the first window's bars on a prototype to peek at them later.
+    const source = strategyWith(`if (!Array.prototype.stash) Array.prototype.stash = [bars.close];\n${FLAT}`);
+    const loaded = await sandbox.load(source);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const first = await loaded.handle.signals(bars);
+    const second = await loaded.handle.signals(bars);
+    loaded.handle.dispose();
+    expect(first.ok ? "ok" : first.error.kind).toBe("policy");
+    expect(second.ok ? "ok" : second.error.message).toMatch(/Array\.prototype\.stash/);
   });
 
   it("rejects outputs of the wrong shape, length or values", async () => {

@@ -3,10 +3,11 @@
  * text because it executes inside the isolate, never in the host.
  *
  * It (1) evaluates the `ta` bundle, (2) swaps nondeterministic or host-ish globals for seeded or
- * throwing ones, (3) freezes every reachable intrinsic and the global object, so a strategy can
- * neither pollute prototypes for the harness code nor carry state from one `signals` call to the
- * next (the strategy module itself is instantiated afresh per call), and (4) returns the driver the
- * host calls: `driver(op, factory, seed, params, time, open, high, low, close, volume)`.
+ * throwing ones, (3) freezes the global object, `ta` and every reachable intrinsic except the few
+ * that V8 needs unfrozen for fast typed-array code (those are checked after every call instead), so
+ * a strategy can neither tamper with the harness code nor carry state from one `signals` call to
+ * the next (the strategy module itself is instantiated afresh per call), and (4) returns the driver
+ * the host calls: `driver(op, factory, seed, params, time, open, high, low, close, volume)`.
  *
  * The driver validates what `signals` returns and hands back plain typed arrays, so nothing the
  * strategy built (getters, proxies, prototypes) ever crosses into the host.
@@ -34,6 +35,7 @@ function alphaloopPrelude(ta) {
 
   // Dates from bar times are fine (hour-of-day filters); reading the clock is not.
   const RealDate = Date;
+  const realNow = Date.now; // for the driver's own timings only; strategies cannot reach it
   const clock = "reading the clock is not allowed in a strategy: use bars.time (ms since epoch, UTC)";
   const SandboxDate = function Date(...args) {
     if (new.target === undefined || args.length === 0) throw policy(clock);
@@ -81,7 +83,51 @@ function alphaloopPrelude(ta) {
     Object.defineProperty(g, name, { get() { throw policy(message); }, configurable: false });
   }
 
-  // Lockdown: freeze everything reachable from the global object (and the ta library).
+  // Lockdown. Freezing Object, Array, ArrayBuffer and the typed arrays (constructors and
+  // prototypes) invalidates V8's fast-path protectors and makes typed-array code ~30x slower, so
+  // those stay unfrozen and are instead snapshotted here and compared after every call: a strategy
+  // that changes them fails with a policy error, and its context refuses every later call.
+  const TypedArray = Object.getPrototypeOf(Int8Array);
+  const typedCtors = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+    Float32Array, Float64Array, BigInt64Array, BigUint64Array];
+  const guardedList = [[Object, "Object"], [Array, "Array"], [ArrayBuffer, "ArrayBuffer"], [TypedArray, "TypedArray"]];
+  for (const ctor of typedCtors) guardedList.push([ctor, ctor.name]);
+  const guarded = [];
+  for (const [ctor, name] of guardedList) guarded.push([ctor, name], [ctor.prototype, name + ".prototype"]);
+  const ownKeys = Reflect.ownKeys;
+  const getDescriptor = Reflect.getOwnPropertyDescriptor;
+  const getProto = Reflect.getPrototypeOf;
+  const isExtensible = Reflect.isExtensible;
+  const snapshot = guarded.map(([o, name]) => {
+    const descriptors = new Map();
+    for (const key of ownKeys(o)) descriptors.set(key, getDescriptor(o, key));
+    return { o, name, proto: getProto(o), extensible: isExtensible(o), descriptors };
+  });
+  const sameDescriptor = (a, b) => b !== undefined && a.value === b.value && a.get === b.get && a.set === b.set &&
+    a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable;
+  let tainted;
+  const checkBuiltins = () => {
+    if (tainted) return tainted;
+    for (const { o, name, proto, extensible, descriptors } of snapshot) {
+      let change;
+      if (getProto(o) !== proto) change = "the prototype of " + name;
+      else if (isExtensible(o) !== extensible) change = name + "'s extensibility";
+      else {
+        const keys = ownKeys(o);
+        for (const key of keys) {
+          if (!sameDescriptor(getDescriptor(o, key), descriptors.get(key))) { change = name + "." + String(key); break; }
+        }
+        if (!change && keys.length !== descriptors.size) change = "a property of " + name;
+      }
+      if (change) {
+        tainted = "the strategy changed the built-in " + change + "; strategies must not modify built-ins (it would let state leak between runs)";
+        return tainted;
+      }
+    }
+    return undefined;
+  };
+
+  const skipFreeze = new Set(guarded.map(([o]) => o));
   const seen = new WeakSet();
   const stack = [g, ta];
   while (stack.length > 0) {
@@ -89,7 +135,7 @@ function alphaloopPrelude(ta) {
     if ((typeof o !== "object" && typeof o !== "function") || o === null || seen.has(o)) continue;
     seen.add(o);
     if (ArrayBuffer.isView(o)) continue; // typed arrays with elements cannot be frozen
-    Object.freeze(o);
+    if (!skipFreeze.has(o)) Object.freeze(o);
     stack.push(Object.getPrototypeOf(o));
     for (const key of Reflect.ownKeys(o)) {
       const d = Reflect.getOwnPropertyDescriptor(o, key);
@@ -99,18 +145,25 @@ function alphaloopPrelude(ta) {
     }
   }
 
+  // The driver's own tools, taken before any strategy code runs (Object and Array stay mutable).
+  const objectKeys = Object.keys;
+  const isArray = Array.isArray;
+  const isView = ArrayBuffer.isView;
+  const arrayFrom = Array.from;
+
   const EVENT_KEYS = ["enterLong", "exitLong", "enterShort", "exitShort"];
   const ALLOWED = ["target", ...EVENT_KEYS];
+  const ALLOWED_SET = new Set(ALLOWED);
   class Invalid { constructor(message) { this.message = message; } }
   const typeName = (v) => {
     if (v === null) return "null";
-    if (Array.isArray(v)) return "an array";
-    if (ArrayBuffer.isView(v)) return "a " + v.constructor.name;
+    if (isArray(v)) return "an array";
+    if (isView(v)) return "a " + v.constructor.name;
     if (typeof v === "object" && typeof v.then === "function") return "a Promise";
     return typeof v === "object" ? "an object" : "a " + typeof v;
   };
   const valueName = (v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : typeName(v));
-  const isSeries = (v) => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  const isSeries = (v) => isArray(v) || (isView(v) && !(v instanceof DataView));
 
   function events(name, v, n) {
     if (!isSeries(v)) throw new Invalid(name + " must be a series of 0/1 or booleans (e.g. a Uint8Array); got " + typeName(v));
@@ -144,22 +197,23 @@ function alphaloopPrelude(ta) {
   }
 
   function normalise(output, n) {
-    if (typeof output !== "object" || output === null || Array.isArray(output) || ArrayBuffer.isView(output)) {
+    if (typeof output !== "object" || output === null || isArray(output) || isView(output)) {
       throw new Invalid("signals must return { enterLong, exitLong, enterShort?, exitShort? } or { target }; got " + typeName(output));
     }
     if (typeof output.then === "function") throw new Invalid("signals must return its series synchronously; got a Promise");
-    const keys = Object.keys(output);
+    const keys = objectKeys(output);
     for (const key of keys) {
-      if (!ALLOWED.includes(key)) {
+      if (!ALLOWED_SET.has(key)) {
         throw new Invalid("signals returned unknown key '" + key + "'; allowed keys are " + ALLOWED.join(", "));
       }
     }
-    if (keys.includes("target")) {
+    const present = new Set(keys);
+    if (present.has("target")) {
       if (keys.length > 1) throw new Invalid("signals returned both target and event series; return one or the other");
       return { kind: "target", target: target(output.target, n) };
     }
     for (const key of ["enterLong", "exitLong"]) {
-      if (!keys.includes(key)) throw new Invalid("signals returned no " + key + "; event signals need enterLong and exitLong (all zeros if unused)");
+      if (!present.has(key)) throw new Invalid("signals returned no " + key + "; event signals need enterLong and exitLong (all zeros if unused)");
     }
     const result = { kind: "events", enterLong: events("enterLong", output.enterLong, n), exitLong: events("exitLong", output.exitLong, n) };
     if (output.enterShort !== undefined) result.enterShort = events("enterShort", output.enterShort, n);
@@ -183,12 +237,12 @@ function alphaloopPrelude(ta) {
     const specs = {};
     const params = def.params;
     if (params !== undefined && (params === null || typeof params !== "object")) throw new Invalid("params must be an object of int/float/bool/choice declarations");
-    for (const key of params === undefined ? [] : Object.keys(params)) {
+    for (const key of params === undefined ? [] : objectKeys(params)) {
       const s = params[key];
       if (s === null || typeof s !== "object") throw new Invalid("param '" + key + "' must be declared with int(), float(), bool() or choice()");
       specs[key] = {
         type: s.type, min: s.min, max: s.max, default: s.default,
-        options: Array.isArray(s.options) ? Array.from(s.options) : s.options,
+        options: isArray(s.options) ? arrayFrom(s.options) : s.options,
       };
     }
     return { name: def.name, family: def.family, description: def.description, params: specs };
@@ -216,17 +270,28 @@ function alphaloopPrelude(ta) {
   return function driver(op, factory, seed, params, time, open, high, low, close, volume) {
     logs = [];
     state = seed | 0;
+    if (tainted) return { ok: false, kind: "policy", message: tainted, logs };
     try {
       const def = instantiate(factory);
-      if (op === "describe") return { ok: true, meta: describe(def) };
+      if (op === "describe") {
+        const meta = describe(def);
+        const changed = checkBuiltins();
+        return changed ? { ok: false, kind: "policy", message: changed, logs } : { ok: true, meta };
+      }
       const bars = Object.freeze({
         time: new Float64Array(time), open: new Float64Array(open), high: new Float64Array(high),
         low: new Float64Array(low), close: new Float64Array(close), volume: new Float64Array(volume),
       });
+      const t0 = realNow();
       const output = def.signals(bars, Object.freeze(params), ta);
-      return { ok: true, signals: normalise(output, bars.time.length), logs };
+      const t1 = realNow();
+      const changed = checkBuiltins();
+      if (changed) return { ok: false, kind: "policy", message: changed, logs };
+      const signals = normalise(output, bars.time.length);
+      return { ok: true, signals, logs, signalsMs: t1 - t0, validateMs: realNow() - t1 };
     } catch (e) {
-      const result = fail(e);
+      const changed = checkBuiltins();
+      const result = changed ? { ok: false, kind: "policy", message: changed } : fail(e);
       result.logs = logs;
       return result;
     }

@@ -43,8 +43,12 @@ const SCRIPT_CACHE_LIMIT = 256;
 export interface SignalsTimings {
   /** Copying the bar columns into the isolate. */
   readonly transferMs: number;
-  /** The `signals` call inside the isolate, including validation and copying results out. */
+  /** The whole call into the isolate: module instantiation, signals, validation, copy out. */
   readonly runMs: number;
+  /** The strategy's own `signals` function, timed inside the isolate (ms resolution). */
+  readonly signalsMs: number;
+  /** Checking and converting the output inside the isolate (ms resolution). */
+  readonly validateMs: number;
   readonly totalMs: number;
 }
 
@@ -85,7 +89,14 @@ interface IsolateState {
 
 /** What the in-isolate driver returns (after being copied out). */
 type DriverResult =
-  | { ok: true; meta?: unknown; signals?: RawSignals; logs?: string[] }
+  | {
+      ok: true;
+      meta?: unknown;
+      signals?: RawSignals;
+      logs?: string[];
+      signalsMs?: number;
+      validateMs?: number;
+    }
   | { ok: false; kind: SandboxErrorKind; message: string; stack?: string; logs?: string[] };
 
 type RawSignals =
@@ -320,7 +331,13 @@ export class StrategyHandle {
         meta,
         params: resolved.values,
         logs: result.logs ?? [],
-        timings: { transferMs: t1 - t0, runMs: t2 - t1, totalMs: t2 - t0 },
+        timings: {
+          transferMs: t1 - t0,
+          runMs: t2 - t1,
+          signalsMs: result.signalsMs ?? Number.NaN,
+          validateMs: result.validateMs ?? Number.NaN,
+          totalMs: t2 - t0,
+        },
       };
     } catch (error) {
       return { ok: false, error: this.hostError(error) };
