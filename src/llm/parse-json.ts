@@ -64,6 +64,7 @@ export type ArgsRead =
 export function readArguments(raw: unknown): ArgsRead {
   if (raw === undefined || raw === null) return { ok: true, args: {}, repaired: false };
   if (isPlainObject(raw)) return { ok: true, args: raw, repaired: false };
+  if (Array.isArray(raw) && raw.length === 0) return { ok: true, args: {}, repaired: false };
   if (typeof raw !== "string") {
     return {
       ok: false,
@@ -82,6 +83,8 @@ export function readArguments(raw: unknown): ArgsRead {
     value = read.value;
   }
   if (isPlainObject(value)) return { ok: true, args: value, repaired };
+  // `"null"` and `[]` are how some templates spell "no arguments".
+  if (value === null || (Array.isArray(value) && value.length === 0)) return { ok: true, args: {}, repaired };
   return { ok: false, reason: "invalid", message: "arguments is not a JSON object" };
 }
 

@@ -312,6 +312,27 @@ describe("native calls", () => {
     expect(r.outcome).toBe("truncated");
   });
 
+  it("reads 'null', null and [] arguments as no arguments, and rejects a non-object", () => {
+    const r = parseAssistantMessage(
+      completion({
+        content: null,
+        tool_calls: [
+          { function: { name: "read_notes", arguments: "null" } },
+          { function: { name: "list_files", arguments: null } },
+          { function: { name: "read_notes", arguments: [] } },
+          { function: { name: "read_file", arguments: '"strategies/a.ts"' } },
+        ],
+      }),
+    );
+    expect(r.calls).toEqual([
+      { name: "read_notes", arguments: {} },
+      { name: "list_files", arguments: {} },
+      { name: "read_notes", arguments: {} },
+    ]);
+    expect(r.problems.map((p) => p.kind)).toEqual(["invalid_call"]);
+    expect(r.outcome).toBe("ok");
+  });
+
   it("flags a completion that used its whole max_tokens as truncated", () => {
     const response = completion(
       { content: null, tool_calls: [{ function: { name: "read_notes", arguments: "{}" } }] },
