@@ -171,6 +171,21 @@ describe("Sandbox: hostile and broken candidates", () => {
     expect(second.ok ? "ok" : second.error.message).toMatch(/Array\.prototype\.stash/);
   });
 
+  it("catches built-ins changed by a microtask that runs after the call's own check", async () => {
+    const source = strategyWith(`const stashed = Array.prototype.stash;
+    if (stashed) delete Array.prototype.stash;
+    else Promise.resolve().then(() => { Array.prototype.stash = bars.close; });
+    console.log(stashed ? "peeked" : "stashed");
+    ${FLAT}`);
+    const loaded = await sandbox.load(source);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const first = await loaded.handle.signals(bars);
+    const second = await loaded.handle.signals(bars);
+    loaded.handle.dispose();
+    expect(first.ok && first.logs).toEqual(["stashed"]);
+    expect(second.ok ? second.logs : second.error.kind).toBe("policy");
+  });
+
   it("rejects outputs of the wrong shape, length or values", async () => {
     const cases: [string, RegExp][] = [
       ["return { target: new Float64Array(3) };", /target has length 3; expected 500/],

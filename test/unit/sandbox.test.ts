@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStrategy, Sandbox, type SignalsResult } from "../../src/backtest/sandbox/index.ts";
+import { bool, choice, defineStrategy, float, int } from "../../src/backtest/strategy.ts";
 import { ta } from "../../src/backtest/ta/index.ts";
 import { sliceBars } from "../../src/domain/bars.ts";
 import type { Signals } from "../../src/domain/signals.ts";
@@ -45,6 +46,47 @@ describe("Sandbox: normal strategies", () => {
         slow: { type: "int", min: 10, max: 200, default: 26 },
       },
     });
+  });
+
+  it("runs a definition the same in the host and in the sandbox, with typed params", async () => {
+    // The signals body is shared verbatim, so the host definition type-checks what the sandbox runs.
+    const body = `const ma = p.kind === "ema" ? ta.ema(bars.close, p.length) : ta.sma(bars.close, p.length);
+      const t = new Float64Array(bars.close.length);
+      for (let i = 0; i < t.length; i++) {
+        const gap = (bars.close[i] - ma[i]) / ma[i];
+        t[i] = gap === gap ? Math.max(-1, Math.min(1, (p.invert ? -gap : gap) * p.scale)) : 0;
+      }
+      return { target: t };`;
+    const host = defineStrategy({
+      name: "ma-gap",
+      family: "mean-reversion",
+      description: "Position proportional to the gap from a moving average.",
+      params: {
+        length: int(2, 100, 20),
+        kind: choice(["sma", "ema"], "sma"),
+        invert: bool(true),
+        scale: float(1, 100, 50),
+      },
+      signals(bars, p, ta) {
+        const kind: "sma" | "ema" = p.kind;
+        const invert: boolean = p.invert;
+        const length: number = p.length;
+        // @ts-expect-error: only declared params exist on p
+        void p.lenght;
+        return new Function("bars", "p", "ta", body)(bars, { ...p, kind, invert, length }, ta);
+      },
+    });
+    const source = `import { bool, choice, defineStrategy, float, int } from "alphaloop/strategy";
+export default defineStrategy({
+  name: "ma-gap", family: "mean-reversion", description: "Position proportional to the gap from a moving average.",
+  params: { length: int(2, 100, 20), kind: choice(["sma", "ema"], "sma"), invert: bool(true), scale: float(1, 100, 50) },
+  signals(bars, p, ta) { ${body} },
+});`;
+    const params = { length: 15, kind: "ema", invert: false, scale: 20 } as const;
+    const inHost = host.signals(bars, params, ta);
+    const inSandbox = ok(await sandbox.run(source, bars, params));
+    expect("target" in inHost && inHost.target).toEqual(target(inSandbox.signals));
+    expect(inSandbox.meta.params).toEqual(host.params);
   });
 
   it("accepts booleans and plain arrays for events and maps them to 0/1", async () => {

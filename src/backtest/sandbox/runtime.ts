@@ -270,7 +270,8 @@ function alphaloopPrelude(ta) {
   return function driver(op, factory, seed, params, time, open, high, low, close, volume) {
     logs = [];
     state = seed | 0;
-    if (tainted) return { ok: false, kind: "policy", message: tainted, logs };
+    // Checked before as well as after: a microtask queued by the last call runs after its check.
+    if (checkBuiltins()) return { ok: false, kind: "policy", message: tainted, logs };
     try {
       const def = instantiate(factory);
       if (op === "describe") {
