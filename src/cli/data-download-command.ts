@@ -4,6 +4,7 @@
  * store's signature; `program.ts` wires the real one.
  */
 import type { Command } from "commander";
+import { isTimeframe } from "../domain/timeframe.ts";
 import {
   DEFAULT_DOWNLOAD_DIR,
   type DownloadReport,
@@ -56,6 +57,12 @@ export function registerDataDownload(data: Command, deps: DataDownloadDeps = {})
 }
 
 async function runDataDownload(flags: DownloadFlags, deps: DataDownloadDeps): Promise<void> {
+  if (flags.import && deps.importFiles !== undefined && !isTimeframe(flags.timeframe)) {
+    throw new CliError(
+      `the store holds m/h/d/w timeframes, not "${flags.timeframe}"; pass --no-import to only download it`,
+      2,
+    );
+  }
   let report: DownloadReport;
   try {
     report = await downloadKlines({
@@ -71,8 +78,9 @@ async function runDataDownload(flags: DownloadFlags, deps: DataDownloadDeps): Pr
       onMonth: flags.json ? undefined : (m) => process.stderr.write(`${progressLine(m)}\n`),
     });
   } catch (err) {
-    // Bad flags (month format, symbol, interval) land here before any network call.
-    throw new CliError(err instanceof Error ? err.message : String(err), 2);
+    // Bad flags (month format, symbol, interval) and an unwritable --out land here; per-month
+    // network failures do not (they are in the report).
+    throw new CliError(err instanceof Error ? err.message : String(err));
   }
 
   const failed = report.months.filter((m) => m.status === "failed");
@@ -93,7 +101,10 @@ async function runDataDownload(flags: DownloadFlags, deps: DataDownloadDeps): Pr
   } else {
     process.stdout.write(`${renderReport(report)}\n`);
     if (importNote !== undefined) process.stdout.write(`${importNote}\n`);
-    else process.stdout.write(`imported ${report.files.length} file(s): ${describeImport(imported)}\n`);
+    else process.stdout.write(`import of ${report.files.length} file(s): ${describeImport(imported)}\n`);
+  }
+  if (isRecord(imported) && imported["ok"] === false) {
+    throw new CliError("import failed: nothing was imported (see the import result above)");
   }
   if (report.files.length === 0 && failed.length === 0) {
     throw new CliError(`no data for ${report.symbol} ${report.timeframe} in ${flags.from}..${flags.to}`);
@@ -133,10 +144,16 @@ export function renderReport(report: DownloadReport): string {
   return `${formatTable(["month", "status", "checksum", "zip", "file / reason"], rows)}\n${summary}`;
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** One line from whatever the importer returns: its top-level numbers and flags (the details are in --json). */
 function describeImport(result: unknown): string {
-  if (result === undefined || result === null) return "done";
   if (typeof result === "string") return result;
-  return JSON.stringify(result);
+  if (!isRecord(result)) return "done";
+  const fields = Object.entries(result).filter(([, v]) => typeof v === "number" || typeof v === "boolean");
+  return fields.length > 0 ? fields.map(([k, v]) => `${k}=${String(v)}`).join(" ") : "done";
 }
 
 function formatBytes(n: number): string {

@@ -373,6 +373,58 @@ describe("alphaloop data download", () => {
     ).rejects.toThrow(/1 month\(s\) failed:\n {2}2024-01: checksum mismatch for BTCUSDT-1m-2024-01\.zip/);
   });
 
+  it("prints the importer's summary, and fails when the importer says ok: false", async () => {
+    publish("BTCUSDT", "1m", "2024-01");
+    const stdout = captureStdout();
+    const args = [
+      "data",
+      "download",
+      "--symbol",
+      "BTCUSDT",
+      "--timeframe",
+      "1m",
+      "--from",
+      "2024-01",
+      "--to",
+      "2024-01",
+      "--base-url",
+      baseUrl,
+      "--out",
+      outDir,
+    ];
+    await program(async () => ({ ok: true, inserted: 30, files: ["x"] })).parseAsync(args, { from: "user" });
+    expect(stdout.text()).toMatch(/import of 1 file\(s\): ok=true inserted=30\n/);
+    await expect(
+      program(async () => ({ ok: false, inserted: 0 })).parseAsync([...args, "--force"], { from: "user" }),
+    ).rejects.toThrow(/import failed/);
+  });
+
+  it("refuses to import a Binance interval the store cannot hold, before downloading", async () => {
+    captureStdout();
+    await expect(
+      program(async () => ({})).parseAsync(
+        [
+          "data",
+          "download",
+          "--symbol",
+          "BTCUSDT",
+          "--timeframe",
+          "1s",
+          "--from",
+          "2024-01",
+          "--to",
+          "2024-01",
+          "--base-url",
+          baseUrl,
+          "--out",
+          outDir,
+        ],
+        { from: "user" },
+      ),
+    ).rejects.toThrow(/not "1s"; pass --no-import/);
+    expect(hits.size).toBe(0);
+  });
+
   it("exits with an error when no month exists at all", async () => {
     captureStdout();
     await expect(
