@@ -132,12 +132,14 @@ export async function importFiles(
       await lockDataset(tx, d.symbol, d.timeframe);
     }
     for (const { report, bars } of batches) {
-      const r = await upsertBars(tx, report.symbol, report.timeframe, bars);
+      const file = basename(report.file);
+      const r = await upsertBars(tx, report.symbol, report.timeframe, bars, (rows) => {
+        done += rows;
+        opts.onProgress?.({ phase: "write", file, done, total });
+      });
       inserted += r.inserted;
       updated += r.updated;
       if (r.inserted + r.updated > 0) changed.add(key(report));
-      done += bars.time.length;
-      opts.onProgress?.({ phase: "write", file: basename(report.file), done, total });
     }
     for (const d of datasets) {
       if (changed.has(key(d))) await refreshDataset(tx, d.symbol, d.timeframe);

@@ -25,7 +25,7 @@ export interface DatasetRow {
 const STAGE = "alphaloop_bars_stage";
 const ROWS_PER_CHUNK = 8192;
 
-function* csvChunks(bars: Bars): Generator<string> {
+function* csvChunks(bars: Bars, onRows?: (rows: number) => void): Generator<string> {
   const { time, open, high, low, close, volume } = bars;
   const n = time.length;
   for (let start = 0; start < n; start += ROWS_PER_CHUNK) {
@@ -36,6 +36,7 @@ function* csvChunks(bars: Bars): Generator<string> {
       s += `${time[i]},${open[i]},${high[i]},${low[i]},${close[i]},${volume[i]}\n`;
     }
     yield s;
+    onRows?.(end - start);
   }
 }
 
@@ -62,6 +63,8 @@ export async function upsertBars(
   symbol: string,
   timeframe: string,
   bars: Bars,
+  /** Called as rows are streamed into the staging table (for progress bars). */
+  onRows?: (rows: number) => void,
 ): Promise<{ inserted: number; updated: number }> {
   if (bars.time.length === 0) return { inserted: 0, updated: 0 };
   await tx.query(
@@ -72,7 +75,7 @@ export async function upsertBars(
     [],
   );
   await tx.query(`TRUNCATE ${STAGE}`, []);
-  await tx.copyIn(STAGE, ["ts", "open", "high", "low", "close", "volume"], csvChunks(bars));
+  await tx.copyIn(STAGE, ["ts", "open", "high", "low", "close", "volume"], csvChunks(bars, onRows));
   const { rows } = await tx.query<{ inserted: number; updated: number }>(
     `WITH up AS (
        INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
