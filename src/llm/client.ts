@@ -14,6 +14,7 @@ import {
   type RetryPolicy,
   retryAfterMs,
 } from "./retry-policy.ts";
+import { joinChunks } from "./stream-join.ts";
 
 /**
  * The model server connection: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, LM Studio).
@@ -50,6 +51,11 @@ export interface LlmClientOptions extends LlmEndpoint {
   retry?: Partial<RetryPolicy>;
   /** Jitter source (tests pin it). */
   random?: () => number;
+  /**
+   * Ask for an SSE stream and join it client-side (default false). Some proxies only stream; the
+   * joined reply is parsed exactly like a non-streamed one.
+   */
+  stream?: boolean;
 }
 
 /** Token counts for one call. `cachedTokens` is null when the server does not report prefix-cache hits. */
@@ -85,6 +91,7 @@ export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, "model"> 
 export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  stream?: boolean;
 }
 
 type Failure =
@@ -133,6 +140,7 @@ export class LlmClient {
   readonly model: string;
   readonly timeoutMs: number;
   readonly policy: RetryPolicy;
+  readonly stream: boolean;
   // Private fields: the SDK instance holds the API key, and `#` fields never show in logs or inspect().
   readonly #sdk: OpenAI;
   readonly #secrets: string[];
@@ -151,6 +159,7 @@ export class LlmClient {
     this.model = options.model;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.stream = options.stream ?? false;
     this.#random = options.random ?? Math.random;
     this.#secrets = options.apiKey ? [options.apiKey] : [];
     this.#sdk = new OpenAI({
@@ -171,14 +180,30 @@ export class LlmClient {
 
   /** One chat completion, retried per the policy. */
   async complete(request: ChatRequest, options: CallOptions = {}): Promise<LlmCallResult> {
-    const body = { ...request, model: request.model ?? this.model, stream: false as const };
-    const result = await this.#withRetries(
+    const model = request.model ?? this.model;
+    const streamed = options.stream ?? this.stream;
+    const result = await this.#withRetries<unknown>(
       options,
-      (signal) => this.#sdk.chat.completions.create(body, { signal, maxRetries: 0 }),
+      streamed
+        ? async (signal) => {
+            const stream = await this.#sdk.chat.completions.create(
+              { ...request, model, stream: true, stream_options: { include_usage: true } },
+              { signal, maxRetries: 0 },
+            );
+            const chunks: unknown[] = [];
+            for await (const chunk of stream) chunks.push(chunk);
+            return joinChunks(chunks);
+          }
+        : (signal) =>
+            this.#sdk.chat.completions.create(
+              { ...request, model, stream: false },
+              { signal, maxRetries: 0 },
+            ),
       // Some servers answer 200 with an error object or an empty body when they are overloaded.
-      (c) => isPlainObject(c) && Array.isArray(c.choices) && c.choices.length > 0,
+      (c) => isPlainObject(c) && Array.isArray(c["choices"]) && c["choices"].length > 0,
     );
-    const completion = result.value;
+    // Validated above: an object with at least one choice, as the SDK types it.
+    const completion = result.value as ChatCompletion;
     const usage = usageOf(completion);
     this.#totals.calls++;
     this.#totals.promptTokens += usage.promptTokens;

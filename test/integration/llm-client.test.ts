@@ -242,6 +242,62 @@ describe("LlmClient against the fake server", () => {
   });
 });
 
+describe("streaming client", () => {
+  it("joins an SSE reply into the completion the parser reads, usage included", async () => {
+    const { llm, client } = await setup(
+      {
+        script: [
+          reply.toolCalls(
+            [
+              { name: "write_file", arguments: { path: "s.ts", content: "if (a < b) {\n  x();\n}\n" } },
+              { name: "read_notes", arguments: "" },
+            ],
+            {
+              reasoning: "Write it, then check the notes.",
+              usage: {
+                prompt_tokens: 900,
+                completion_tokens: 40,
+                total_tokens: 940,
+                prompt_tokens_details: { cached_tokens: 768 },
+              },
+            },
+          ),
+        ],
+      },
+      { stream: true },
+    );
+    const result = await client.complete(ask);
+    expect((llm.chatRequests()[0]!.body as { stream?: boolean }).stream).toBe(true);
+    const parsed = parseAssistantMessage(result.completion);
+    expect(parsed.calls).toEqual([
+      { name: "write_file", arguments: { path: "s.ts", content: "if (a < b) {\n  x();\n}\n" } },
+      { name: "read_notes", arguments: {} },
+    ]);
+    expect(parsed.reasoning).toBe("Write it, then check the notes.");
+    expect(parsed.outcome).toBe("ok");
+    expect(result.usage).toEqual({
+      promptTokens: 900,
+      completionTokens: 40,
+      totalTokens: 940,
+      cachedTokens: 768,
+    });
+  });
+
+  it("retries a stream cut mid-way, and a non-streamed body cut mid-way", async () => {
+    const answer = reply.text("Next I will tighten the stop.");
+    const { llm, client } = await setup({
+      script: [fault.cut(answer, 2), answer, fault.cut(answer), answer],
+    });
+    const streamed = await client.complete(ask, { stream: true });
+    expect(streamed.completion.choices[0]?.message.content).toBe("Next I will tighten the stop.");
+    expect(streamed.attempts).toBe(2);
+    const plain = await client.complete(ask);
+    expect(plain.completion.choices[0]?.message.content).toBe("Next I will tighten the stop.");
+    expect(plain.attempts).toBe(2);
+    expect(llm.chatRequests()).toHaveLength(4);
+  });
+});
+
 describe("fake server streaming", () => {
   it("streams a scripted completion as SSE deltas that join back to the same calls", async () => {
     llm = await startFakeLlm({

@@ -24,7 +24,7 @@ export interface RecordedRequest {
 
 /** What the server does with one chat request. */
 export type FakeTurn =
-  | { kind: "reply"; completion: Record<string, unknown>; delayMs?: number }
+  | { kind: "reply"; completion: Record<string, unknown>; delayMs?: number; cutAfter?: number }
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
   | { kind: "raw"; status: number; body: string; contentType: string; delayMs?: number }
   | { kind: "drop"; delayMs?: number }
@@ -113,6 +113,15 @@ export const fault = {
   drop: (delayMs?: number): FakeTurn => ({ kind: "drop", ...(delayMs ? { delayMs } : {}) }),
   /** Never answers (until the client gives up or the server closes). */
   hang: (): FakeTurn => ({ kind: "hang" }),
+  /**
+   * Starts the reply, then destroys the socket: after `chunks` SSE events when the client streams,
+   * or after half the JSON body when it does not.
+   */
+  cut: (step: Record<string, unknown>, chunks = 2): FakeTurn => ({
+    kind: "reply",
+    completion: step,
+    cutAfter: chunks,
+  }),
   /** Answers the given step after a delay. */
   slow: (delayMs: number, step: FakeTurn | Record<string, unknown>): FakeTurn => {
     const turn = toTurn(step);
@@ -267,9 +276,18 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
         });
       case "reply":
         return after(turn.delayMs, res, () => {
-          if (!stream) return sendJson(res, 200, turn.completion);
+          const cut = turn.cutAfter;
+          if (!stream) {
+            if (cut === undefined) return sendJson(res, 200, turn.completion);
+            const text = JSON.stringify(turn.completion);
+            res.writeHead(200, { "content-type": "application/json", "content-length": String(text.length) });
+            res.write(text.slice(0, Math.floor(text.length / 2)));
+            return setImmediate(() => req.socket.destroy());
+          }
           res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-          for (const c of toChunks(turn.completion, usage)) res.write(`data: ${JSON.stringify(c)}\n\n`);
+          const chunks = toChunks(turn.completion, usage);
+          for (const c of chunks.slice(0, cut ?? chunks.length)) res.write(`data: ${JSON.stringify(c)}\n\n`);
+          if (cut !== undefined) return setImmediate(() => req.socket.destroy());
           res.end("data: [DONE]\n\n");
         });
     }
