@@ -7,7 +7,7 @@ try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CliError) {
-    process.stderr.write(`${maskSecrets(err.message)}\n`);
+    if (err.message) process.stderr.write(`${maskSecrets(err.message)}\n`);
     process.exitCode = err.exitCode;
   } else {
     log().error({ err }, "alphaloop failed");

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { maskSecrets } from "../log/secrets.ts";
+import { register as registerBacktest } from "./backtest-command.ts";
 import { register as registerLlm } from "./llm-command.ts";
 import { register as registerStats } from "./stats-command.ts";
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .description("LLM autoresearch loop that mines crypto trading strategies")
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
+  registerBacktest(program);
   registerStats(program);
   registerLlm(program);
   return program;

@@ -12,8 +12,8 @@ import { checkLookahead, type LookaheadReport } from "../backtest/lookahead.ts";
 import { type DailyReturns, metrics, type ScalarMetrics, scalarMetrics } from "../backtest/metrics.ts";
 import type { Sandbox, SandboxError, StrategyHandle, StrategyMeta } from "../backtest/sandbox/index.ts";
 import { type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
-import { parseStrategyConfig } from "../backtest/strategy-config.ts";
-import { type Bars, sliceBars } from "../domain/bars.ts";
+import { type ConfigError, parseStrategyConfig } from "../backtest/strategy-config.ts";
+import { type Bars, lowerBound, sliceBars } from "../domain/bars.ts";
 import type { FrozenRunConfig } from "../domain/run-config.ts";
 import type { Signals } from "../domain/signals.ts";
 import type { StrategyConfig } from "../domain/strategy-config.ts";
@@ -109,6 +109,13 @@ function barsFor(ctx: EvaluateContext, timeframe: string): Bars {
   return bars;
 }
 
+/** "config sets a.b, c" lines: the policy message names every leaf the config tried to set. */
+function policyLines(errors: readonly ConfigError[]): string[] {
+  return errors
+    .filter((e) => e.kind === "policy")
+    .map((e) => e.message.replace(/^policy: /, "").split(" — ")[0] ?? `config sets ${e.path}`);
+}
+
 class SignalsFailure extends Error {
   constructor(readonly error: SandboxError) {
     super(error.message);
@@ -180,10 +187,7 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
     const strategy = handle.meta;
     const parsed = parseStrategyConfig(candidate.configYaml, strategy.params);
     if (!parsed.ok) {
-      // The message names every leaf the config tried to set ("policy: config sets a.b, c — why").
-      const policy = parsed.errors
-        .filter((e) => e.kind === "policy")
-        .map((e) => e.message.replace(/^policy: /, "").split(" — ")[0] ?? e.path);
+      const policy = policyLines(parsed.errors);
       const message = parsed.errors.map((e) => e.message).join("\n");
       return done({
         status: policy.length > 0 ? "policy" : "crash",
@@ -288,6 +292,121 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
       trades: stitched.trades,
       ...(lookahead ? { lookahead } : {}),
     });
+  } finally {
+    handle.dispose();
+  }
+}
+
+export interface SingleBacktestOptions {
+  /** Base-timeframe bars: any warm-up history first, then the bars to trade from `startTime` on. */
+  readonly bars: Bars;
+  readonly baseTimeframe: string;
+  /** Open time of the first bar that may trade (default: the first bar). */
+  readonly startTime?: number;
+  readonly feeBps: number;
+  readonly slippageBps: number;
+  readonly sandbox: Sandbox;
+  /** Look-ahead cut points (default 0: skipped). */
+  readonly lookaheadCuts?: number;
+  readonly seed?: number;
+}
+
+export type SingleBacktest =
+  | { readonly ok: false; readonly error: EvaluationError; readonly policyViolations: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly strategy: StrategyMeta;
+      readonly config: StrategyConfig;
+      readonly metrics: ScalarMetrics;
+      readonly trades: readonly Trade[];
+      readonly lookahead?: LookaheadReport;
+      readonly from: number;
+      readonly to: number;
+    };
+
+function configFailure(errors: readonly ConfigError[]): SingleBacktest {
+  const policy = policyLines(errors);
+  return {
+    ok: false,
+    error: {
+      kind: policy.length > 0 ? "policy" : "config",
+      message: errors.map((e) => e.message).join("\n"),
+    },
+    policyViolations: policy,
+  };
+}
+
+/**
+ * One backtest of a candidate over one stretch of bars: the sealed holdout, and `alphaloop
+ * backtest` for people trying a strategy by hand. No folds, no ledger.
+ */
+export async function backtestOnce(candidate: Candidate, o: SingleBacktestOptions): Promise<SingleBacktest> {
+  const loaded = await o.sandbox.load(candidate.code);
+  if (!loaded.ok) return { ok: false, error: loaded.error, policyViolations: [] };
+  const handle = loaded.handle;
+  try {
+    const parsed = parseStrategyConfig(candidate.configYaml, handle.meta.params);
+    if (!parsed.ok) return configFailure(parsed.errors);
+    const config = parsed.config;
+    let bars: Bars;
+    try {
+      bars =
+        config.timeframe === o.baseTimeframe
+          ? o.bars
+          : resampleBars(o.bars, o.baseTimeframe, config.timeframe).bars;
+    } catch (err) {
+      return {
+        ok: false,
+        error: { kind: "config", message: `timeframe: ${(err as Error).message}` },
+        policyViolations: [],
+      };
+    }
+    // The first strategy bar opening at or after startTime; bars before it only feed indicators.
+    const start = o.startTime === undefined ? 0 : lowerBound(bars.time, o.startTime);
+    if (start >= bars.time.length) {
+      return {
+        ok: false,
+        error: { kind: "config", message: "no bars in the requested window" },
+        policyViolations: [],
+      };
+    }
+    const params = config.params as Record<string, unknown>;
+    const r = await handle.signals(bars, params);
+    if (!r.ok) return { ok: false, error: r.error, policyViolations: [] };
+    const sim = simulate(bars, r.signals, {
+      direction: config.direction,
+      risk: config.risk,
+      sizing: config.sizing,
+      feeBps: o.feeBps,
+      slippageBps: o.slippageBps,
+      timeframe: config.timeframe,
+      startIndex: start,
+    });
+    let lookahead: LookaheadReport | undefined;
+    if ((o.lookaheadCuts ?? 0) > 0) {
+      try {
+        lookahead = await checkLookahead({
+          bars,
+          signalsFor: (b) => signalsOf(handle, b, params),
+          cuts: o.lookaheadCuts ?? 0,
+          seed: o.seed ?? 1,
+          full: r.signals,
+        });
+      } catch (err) {
+        if (err instanceof SignalsFailure) return { ok: false, error: err.error, policyViolations: [] };
+        throw err;
+      }
+    }
+    return {
+      ok: true,
+      strategy: handle.meta,
+      config,
+      metrics: scalarMetrics(metrics(sim, { timeframe: config.timeframe })),
+      trades: sim.trades,
+      ...(lookahead ? { lookahead } : {}),
+      from: bars.time[start] as number,
+      to: bars.time[bars.time.length - 1] as number,
+    };
   } finally {
     handle.dispose();
   }
