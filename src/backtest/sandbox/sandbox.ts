@@ -410,13 +410,16 @@ export class StrategyHandle {
   }
 }
 
-/** Copies exactly the view's bytes (never the rest of its buffer: a fold must not see later bars). */
+/**
+ * Copies exactly the view's bytes (never the rest of its buffer: a fold must not see later bars).
+ * One host copy, then ownership of that copy moves into the isolate without another memcpy.
+ */
 function copyIntoIsolate(column: Float64Array): ivm.Copy<ArrayBuffer> {
-  const whole = column.byteOffset === 0 && column.byteLength === column.buffer.byteLength;
-  const buffer = whole
-    ? column.buffer
-    : column.buffer.slice(column.byteOffset, column.byteOffset + column.byteLength);
-  return new ivm.ExternalCopy(buffer as ArrayBuffer).copyInto({ release: true });
+  const own = column.slice();
+  return new ivm.ExternalCopy(own.buffer, { transferOut: true }).copyInto({
+    release: true,
+    transferIn: true,
+  });
 }
 
 /** Host-side re-check of the driver's output shape; the driver already validated the values. */
