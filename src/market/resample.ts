@@ -2,7 +2,8 @@
  * Resampling bars to a coarser timeframe that is a whole multiple of the base: 1m → 5m, 1h, 4h, 1d;
  * 1h → 4h, 1d. Buckets sit on the UTC epoch grid (`bucketStart % targetMs === 0`), so 1d bars open at
  * 00:00 UTC and 4h bars at 00:00, 04:00, … — the same grid exchanges use. One caveat: the epoch fell
- * on a Thursday, so 1w buckets start on Thursdays (Binance weeks start on Monday).
+ * on a Thursday, so 1w buckets start on Thursdays; pass `origin: MONDAY_ORIGIN` for Binance's
+ * Monday weeks.
  *
  * Gaps are explicit. A bucket missing any of its base bars is "incomplete": by default it is dropped
  * (a 1h bar built from 40 minutes would understate range and volume), and every incomplete bucket's
@@ -14,7 +15,12 @@ import { type Timeframe, timeframeMs } from "../domain/timeframe.ts";
 export interface ResampleOptions {
   /** "drop" (default): incomplete buckets are left out. "keep": emitted from the base bars present. */
   readonly partial?: "drop" | "keep";
+  /** Shifts the grid: bucket starts satisfy (start - origin) % target === 0. Default 0 (the epoch). */
+  readonly origin?: number;
 }
+
+/** 1970-01-05T00:00Z, a Monday: the origin for weeks that start on Monday, as Binance's do. */
+export const MONDAY_ORIGIN = Date.UTC(1970, 0, 5);
 
 export interface ResampleResult {
   readonly bars: Bars;
@@ -67,8 +73,10 @@ export function resampleBars(
   const incomplete: number[] = [];
   if (n === 0) return { bars: emptyBars(0), incomplete, empty: 0 };
 
-  const first = bucketOf(time[0] as number, targetMs);
-  const last = bucketOf(time[n - 1] as number, targetMs);
+  const origin = options.origin ?? 0;
+  if (!Number.isFinite(origin)) throw new Error(`origin must be a finite time in ms, got ${origin}`);
+  const first = bucketOf((time[0] as number) - origin, targetMs) + origin;
+  const last = bucketOf((time[n - 1] as number) - origin, targetMs) + origin;
   const capacity = Math.min(n, Math.floor((last - first) / targetMs) + 1);
   const out = emptyBars(Math.max(capacity, 1));
   const oT = out.time;
@@ -101,7 +109,7 @@ export function resampleBars(
     const h = high[i] as number;
     const l = low[i] as number;
     if (t >= bucketEnd) {
-      const b = bucketOf(t, targetMs);
+      const b = bucketOf(t - origin, targetMs) + origin;
       if (i > 0) {
         if (count < perBucket) {
           incomplete.push(bucket);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Bars } from "../../src/domain/bars.ts";
-import { resampleBars } from "../../src/market/resample.ts";
+import { MONDAY_ORIGIN, resampleBars } from "../../src/market/resample.ts";
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -117,6 +117,21 @@ describe("resampleBars on hand-computed bars", () => {
     const r = resampleBars(barsOf(rows), "1h", "4h");
     expect(rowsOf(r.bars)).toEqual([[T0 + 4 * HOUR, 4, 7.5, 3.5, 7.25, 22]]);
     expect(r.incomplete).toEqual([T0, T0 + 8 * HOUR]);
+  });
+
+  it("1d → 1w on the epoch grid (Thursday) or on Mondays with MONDAY_ORIGIN", () => {
+    // 2024-01-01 is a Monday. 14 daily bars: open = close = day index, volume 1.
+    const rows: Row[] = Array.from({ length: 14 }, (_, d) => [T0 + d * DAY, d, d + 1, d - 1, d, 1]);
+    const monday = resampleBars(barsOf(rows), "1d", "1w", { origin: MONDAY_ORIGIN });
+    expect(rowsOf(monday.bars)).toEqual([
+      [T0, 0, 7, -1, 6, 7],
+      [T0 + 7 * DAY, 7, 14, 6, 13, 7],
+    ]);
+    expect(monday.incomplete).toEqual([]);
+    // Epoch weeks run Thursday to Wednesday: Thu 2024-01-04 .. Wed 2024-01-10 is the only full one.
+    const thursday = resampleBars(barsOf(rows), "1d", "1w");
+    expect(rowsOf(thursday.bars)).toEqual([[T0 + 3 * DAY, 3, 10, 2, 9, 7]]);
+    expect(thursday.incomplete).toEqual([T0 - 4 * DAY, T0 + 10 * DAY]);
   });
 
   it("same timeframe in and out is a copy", () => {

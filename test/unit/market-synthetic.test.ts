@@ -211,6 +211,20 @@ describe("syntheticBars", () => {
     expect(bear).toBeLessThan(0);
   });
 
+  it("with openGap, bars open a little away from the previous close and still enclose open and close", () => {
+    const b = syntheticBars({ n: 20_000, seed: 3, openGap: 0.0002 });
+    let gapped = 0;
+    let bad = 0;
+    for (let i = 1; i < b.time.length; i++) {
+      const o = b.open[i]!;
+      if (o !== b.close[i - 1]) gapped++;
+      if (Math.abs(Math.log(o / b.close[i - 1]!)) > 0.0002 * 8) bad++;
+      if (!(b.high[i]! >= Math.max(o, b.close[i]!) && b.low[i]! <= Math.min(o, b.close[i]!))) bad++;
+    }
+    expect(gapped).toBe(b.time.length - 1);
+    expect(bad).toBe(0);
+  });
+
   it("respects start, timeframe and startPrice, and rejects bad options", () => {
     const b = syntheticBars({
       n: 3,
