@@ -1,4 +1,4 @@
-import { readJsonCalls } from "./parse-json.ts";
+import { jsonTail, readJsonCalls } from "./parse-json.ts";
 import { FUNCTION_OPEN, readXmlFunction } from "./parse-xml.ts";
 import type { Span } from "./think.ts";
 import type { ToolSet } from "./tools-schema.ts";
@@ -74,6 +74,19 @@ function readXmlCalls(text: string, i: number, tools: ToolSet): { calls: FoundCa
   }
 }
 
+/** The next `<tool_call>` that is not text inside a JSON string of the body starting at `from`. */
+function nextOpenerOutsideStrings(text: string, from: number): number {
+  for (let o = text.indexOf(TOOL_OPEN, from); o !== -1; o = text.indexOf(TOOL_OPEN, o + 1)) {
+    if (!jsonTail(text.slice(from, o)).inString) return o;
+  }
+  return -1;
+}
+
+/**
+ * A `<tool_call>` block. Its end is the `</tool_call>` after the body; a closer the model forgot is
+ * tolerated when the next `<tool_call>` (or, after XML, more text) shows the call was finished. A
+ * block that simply stops — at the end of the text, or inside a string — is cut off: never a call.
+ */
 function matchToolCall(text: string, start: number, tools: ToolSet): Match {
   const bodyStart = start + TOOL_OPEN.length;
   const first = skipSpace(text, bodyStart);
@@ -81,15 +94,20 @@ function matchToolCall(text: string, start: number, tools: ToolSet): Match {
     const xml = readXmlCalls(text, first, tools);
     if ("problems" in xml) return xml;
     const close = text.indexOf(TOOL_CLOSE, xml.end);
-    if (close === -1) return incomplete("<tool_call> is never closed (cut off)", text.length);
-    return { end: close + TOOL_CLOSE.length, calls: xml.calls, problems: [] };
+    const nextOpen = text.indexOf(TOOL_OPEN, xml.end);
+    if (close !== -1 && (nextOpen === -1 || close < nextOpen)) {
+      return { end: close + TOOL_CLOSE.length, calls: xml.calls, problems: [] };
+    }
+    if (skipSpace(text, xml.end) === text.length) {
+      return incomplete("<tool_call> is never closed (cut off)", text.length);
+    }
+    return { end: xml.end, calls: xml.calls, problems: [] };
   }
-  // A JSON string may itself mention </tool_call>: a body cut inside a string at one closer is
-  // retried up to the next closer.
+  const nextOpen = nextOpenerOutsideStrings(text, bodyStart);
   let firstFailure: Match | undefined;
   for (
     let close = text.indexOf(TOOL_CLOSE, bodyStart);
-    close !== -1;
+    close !== -1 && (nextOpen === -1 || close < nextOpen);
     close = text.indexOf(TOOL_CLOSE, close + 1)
   ) {
     const read = readJsonCalls(text.slice(bodyStart, close));
@@ -108,6 +126,19 @@ function matchToolCall(text: string, start: number, tools: ToolSet): Match {
       ],
     };
     if (read.reason !== "cut_in_string") break;
+  }
+  if (firstFailure && (nextOpen === -1 || firstFailure.end <= nextOpen)) return firstFailure;
+  if (nextOpen !== -1) {
+    // No closer before the next call: this one is complete if its JSON is.
+    const read = readJsonCalls(text.slice(bodyStart, nextOpen));
+    if (read.ok) {
+      return {
+        end: nextOpen,
+        calls: read.calls.map((c) => ({ ...c, format: "hermes" as const })),
+        problems: [],
+      };
+    }
+    return incomplete(`<tool_call> is never closed: ${read.message}`, nextOpen);
   }
   return firstFailure ?? incomplete("<tool_call> is never closed (cut off)", text.length);
 }

@@ -181,6 +181,33 @@ describe("JSON repair", () => {
     expect(r.text).toBe("Sure.");
   });
 
+  it("keeps both calls when the model forgot the first </tool_call>", () => {
+    const hermes = parseAssistantMessage(
+      content(
+        '<tool_call>\n{"name": "read_notes", "arguments": {}}\n<tool_call>\n{"name": "get_history", "arguments": {"limit": 2}}\n</tool_call>',
+      ),
+    );
+    expect(hermes.calls).toEqual([
+      { name: "read_notes", arguments: {} },
+      { name: "get_history", arguments: { limit: 2 } },
+    ]);
+    const xml = parseAssistantMessage(
+      content(
+        "<tool_call>\n<function=read_notes>\n</function>\n<tool_call>\n<function=list_files>\n</function>\n</tool_call>\nWaiting.",
+      ),
+    );
+    expect(xml.calls).toEqual([
+      { name: "read_notes", arguments: {} },
+      { name: "list_files", arguments: {} },
+    ]);
+    expect(xml.text).toBe("Waiting.");
+  });
+
+  it("does not run an XML call whose <tool_call> stops right after </function>", () => {
+    const r = parseAssistantMessage(content("<tool_call>\n<function=read_notes>\n</function>\n", "length"));
+    expect(r).toMatchObject({ calls: [], outcome: "truncated", text: "" });
+  });
+
   it("reports a closed but unreadable Hermes body as a problem and hides it", () => {
     const r = parseAssistantMessage(content("Plan.\n<tool_call>\nrun the backtest please\n</tool_call>"));
     expect(r.calls).toEqual([]);
