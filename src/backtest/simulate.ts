@@ -203,12 +203,12 @@ class RollingStd {
   private sumSq = 0;
   private pushes = 0;
 
-  constructor(private readonly len: number) {
-    this.ring = new Float64Array(len);
+  constructor(readonly length: number) {
+    this.ring = new Float64Array(length);
   }
 
   push(x: number): void {
-    if (this.count === this.len) {
+    if (this.count === this.length) {
       const old = this.ring[this.pos] as number;
       this.sum -= old;
       this.sumSq -= old * old;
@@ -216,7 +216,7 @@ class RollingStd {
     this.ring[this.pos] = x;
     this.sum += x;
     this.sumSq += x * x;
-    this.pos = (this.pos + 1) % this.len;
+    this.pos = (this.pos + 1) % this.length;
     if (++this.pushes % 4096 === 0) this.rebuild();
   }
 
@@ -234,7 +234,7 @@ class RollingStd {
 
   /** NaN until `len` values were pushed. */
   std(): number {
-    if (this.count < this.len) return Number.NaN;
+    if (this.count < this.length) return Number.NaN;
     const v = (this.sumSq - (this.sum * this.sum) / this.count) / (this.count - 1);
     return v > 0 ? Math.sqrt(v) : 0;
   }
@@ -257,13 +257,8 @@ function resolveSizing(s: Partial<SizingConfig> | undefined): SizingConfig {
 }
 
 export function simulate(bars: Bars, signals: Signals, opts: SimulationOptions): SimulationResult {
-  const { open, high, low, close, time } = bars;
-  const n = close.length;
-  const start = Math.max(0, Math.min(n, Math.floor(opts.startIndex ?? 0)));
+  const n = bars.close.length;
   const risk: RiskConfig = opts.risk ?? {};
-  const sizing = resolveSizing(opts.sizing);
-  const allowShort = opts.direction === "long_short";
-
   if (signals.kind === "events") {
     for (const [name, arr] of Object.entries(signals)) {
       if (arr instanceof Uint8Array && arr.length !== n) {
@@ -276,86 +271,169 @@ export function simulate(bars: Bars, signals: Signals, opts: SimulationOptions):
   if (risk.take_profit && "r_multiple" in risk.take_profit && !risk.stop_loss) {
     throw new Error("take_profit.r_multiple needs a stop_loss to define R");
   }
+  return new Engine(bars, signals, opts, risk, resolveSizing(opts.sizing)).run();
+}
 
-  const equity = new Float64Array(n).fill(1);
-  const returns = new Float64Array(n);
-  const position = new Float64Array(n);
-  const book = new Book(time, opts.slippageBps / 1e4, opts.feeBps / 1e4);
-
-  // Risk levels, precomputed so the loop only compares numbers.
-  const sl = risk.stop_loss;
-  const slPct = sl && "percent" in sl ? sl.percent / 100 : 0;
-  const slAtrK = sl && "atr" in sl ? sl.atr : 0;
-  const slAtr = sl && "atr" in sl ? wilderAtr(high, low, close, sl.atr_period ?? 14) : null;
-  const tp = risk.take_profit;
-  const tpPct = tp && "percent" in tp ? tp.percent / 100 : 0;
-  const tpR = tp && "r_multiple" in tp ? tp.r_multiple : 0;
-  const tr = risk.trailing_stop;
-  const trK = tr ? tr.atr : 0;
-  const trAtr = tr
-    ? slAtr && sl && "atr" in sl && (sl.atr_period ?? 14) === (tr.atr_period ?? 14)
-      ? slAtr
-      : wilderAtr(high, low, close, tr.atr_period ?? 14)
-    : null;
-  const timeStop = risk.time_stop_bars ?? 0;
-
+/**
+ * The simulation loop and its state. One class with numeric fields and small methods, so V8
+ * keeps the hot loop in one optimised frame (closures over `let`s in a big function deoptimised
+ * and ran several times slower).
+ */
+class Engine {
+  private readonly open: Float64Array;
+  private readonly high: Float64Array;
+  private readonly low: Float64Array;
+  private readonly close: Float64Array;
+  private readonly time: Float64Array;
+  private readonly n: number;
+  private readonly start: number;
+  private readonly allowShort: boolean;
+  private readonly book: Book;
+  // Risk, precomputed so the loop only compares numbers.
+  private readonly slPct: number;
+  private readonly slAtrK: number;
+  private readonly slAtr: Float64Array | null;
+  private readonly tpPct: number;
+  private readonly tpR: number;
+  private readonly trK: number;
+  private readonly trAtr: Float64Array | null;
+  private readonly timeStop: number;
   // Sizing.
-  const volTarget = sizing.mode === "volatility_target";
-  const annualise = Math.sqrt(barsPerYear(opts.timeframe));
-  const vol = volTarget ? new RollingStd(sizing.vol_lookback) : null;
-  const scaleAt = (): number => {
-    if (!vol) return sizing.fraction;
+  private readonly fraction: number;
+  private readonly maxLeverage: number;
+  private readonly targetVol: number;
+  private readonly annualise: number;
+  private readonly vol: RollingStd | null;
+  // Signals.
+  private readonly enterLong: Uint8Array | null;
+  private readonly exitLong: Uint8Array | null;
+  private readonly enterShort: Uint8Array | null;
+  private readonly exitShort: Uint8Array | null;
+  private readonly target: Float64Array | null;
+  // Order decided at the previous close.
+  private pending = false;
+  private pendSide = 0;
+  private pendTarget = 0;
+  private pendScale = 0;
+  private pendReason: ExitReason = NO_REASON;
+  // Target-mode memory: the target the open position was sized from, and the stop lock.
+  private heldTarget = 0;
+  private locked = false;
+  private lockValue = 0;
+
+  constructor(bars: Bars, signals: Signals, opts: SimulationOptions, risk: RiskConfig, sizing: SizingConfig) {
+    const { open, high, low, close, time } = bars;
+    this.open = open;
+    this.high = high;
+    this.low = low;
+    this.close = close;
+    this.time = time;
+    this.n = close.length;
+    this.start = Math.max(0, Math.min(this.n, Math.floor(opts.startIndex ?? 0)));
+    this.allowShort = opts.direction === "long_short";
+    this.book = new Book(time, opts.slippageBps / 1e4, opts.feeBps / 1e4);
+
+    const sl = risk.stop_loss;
+    this.slPct = sl && "percent" in sl ? sl.percent / 100 : 0;
+    this.slAtrK = sl && "atr" in sl ? sl.atr : 0;
+    const slPeriod = sl && "atr" in sl ? (sl.atr_period ?? 14) : 0;
+    this.slAtr = slPeriod > 0 ? wilderAtr(high, low, close, slPeriod) : null;
+    const tp = risk.take_profit;
+    this.tpPct = tp && "percent" in tp ? tp.percent / 100 : 0;
+    this.tpR = tp && "r_multiple" in tp ? tp.r_multiple : 0;
+    const tr = risk.trailing_stop;
+    this.trK = tr ? tr.atr : 0;
+    const trPeriod = tr ? (tr.atr_period ?? 14) : 0;
+    this.trAtr = !tr
+      ? null
+      : trPeriod === slPeriod && this.slAtr
+        ? this.slAtr
+        : wilderAtr(high, low, close, trPeriod);
+    this.timeStop = risk.time_stop_bars ?? 0;
+
+    this.fraction = sizing.fraction;
+    this.maxLeverage = sizing.max_leverage;
+    this.targetVol = sizing.target_volatility ?? 0;
+    this.annualise = Math.sqrt(barsPerYear(opts.timeframe));
+    this.vol = sizing.mode === "volatility_target" ? new RollingStd(sizing.vol_lookback) : null;
+
+    const ev = signals.kind === "events" ? signals : null;
+    this.enterLong = ev ? ev.enterLong : null;
+    this.exitLong = ev ? ev.exitLong : null;
+    this.enterShort = ev && this.allowShort ? (ev.enterShort ?? null) : null;
+    this.exitShort = ev && this.allowShort ? (ev.exitShort ?? null) : null;
+    this.target = signals.kind === "target" ? signals.target : null;
+  }
+
+  run(): SimulationResult {
+    const { open, high, low, close, n, start, book, vol } = this;
+    const equity = new Float64Array(n);
+    equity.fill(1, 0, start);
+    const returns = new Float64Array(n);
+    const position = new Float64Array(n);
+    if (vol) for (let j = Math.max(1, start - vol.length); j < start; j++) pushLogReturn(vol, close, j);
+    if (start > 0 && start < n) this.decide(start - 1);
+    let prevEq = 1;
+    let ruined = false;
+    for (let t = start; t < n; t++) {
+      if (ruined) {
+        equity[t] = 0;
+        continue;
+      }
+      if (vol && t > 0) pushLogReturn(vol, close, t);
+      if (this.pending) this.execute(t);
+      if (book.side !== 0) {
+        const o = open[t] as number;
+        const eqOpen = book.cash + book.units * o;
+        position[t] = eqOpen > 0 ? (book.units * o) / eqOpen : 0;
+        this.checkStops(t, o, high[t] as number, low[t] as number);
+      }
+      const c = close[t] as number;
+      let eq = book.cash + book.units * c;
+      if (eq <= 0) {
+        if (book.side !== 0) book.close(t, c, "liquidation", true);
+        eq = 0;
+        ruined = true;
+      } else if (t === n - 1) {
+        if (book.side !== 0) book.close(t, c, "end", true);
+        eq = book.cash;
+      } else this.decide(t);
+      equity[t] = eq;
+      returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
+      prevEq = eq;
+    }
+    return {
+      equity,
+      returns,
+      position,
+      trades: book.trades,
+      startIndex: start,
+      time: this.time,
+      turnover: book.turnover,
+    };
+  }
+
+  private scaleAt(): number {
+    const vol = this.vol;
+    if (!vol) return this.fraction;
     const sd = vol.std();
     if (Number.isNaN(sd)) return 0;
-    const realised = sd * annualise;
-    const tv = sizing.target_volatility as number;
-    return realised > 0 ? Math.min(sizing.max_leverage, tv / realised) : sizing.max_leverage;
-  };
-  if (vol)
-    for (let j = Math.max(1, start - sizing.vol_lookback); j < start; j++) pushLogReturn(vol, close, j);
+    const realised = sd * this.annualise;
+    return realised > 0 ? Math.min(this.maxLeverage, this.targetVol / realised) : this.maxLeverage;
+  }
 
-  const setLevels = (t: number): void => {
-    const e = book.entryPrice;
+  /** Reads bar i's signals at its close and sets the order for the next open. */
+  private decide(i: number): void {
+    this.pending = false;
+    const book = this.book;
     const s = book.side;
-    const a = t - 1; // the signal bar: the last bar known when the order was decided
-    book.stopLv = s > 0 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-    book.tpLv = s > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-    book.trailLv = book.stopLv;
-    if (slPct > 0) book.stopLv = e * (1 - s * slPct);
-    else if (slAtr) book.stopLv = e - s * slAtrK * (slAtr[a] as number);
-    if (tpPct > 0) book.tpLv = e * (1 + s * tpPct);
-    else if (tpR > 0) book.tpLv = e + tpR * (e - book.stopLv);
-    if (trAtr) book.trailLv = e - s * trK * (trAtr[a] as number);
-  };
-
-  // Pending order decided at the previous close.
-  let pending = false;
-  let pendSide = 0; // events: wanted side
-  let pendTarget = 0; // target: wanted target value
-  let pendScale = 0;
-  let pendReason: ExitReason = NO_REASON;
-  // Target-mode memory.
-  let heldTarget = 0;
-  let locked = false;
-  let lockValue = 0;
-  let ruined = false;
-
-  const ev = signals.kind === "events" ? signals : null;
-  const enterLong = ev?.enterLong;
-  const exitLong = ev?.exitLong;
-  const enterShort = allowShort ? ev?.enterShort : undefined;
-  const exitShort = allowShort ? ev?.exitShort : undefined;
-  const target = signals.kind === "target" ? signals.target : null;
-
-  const decide = (i: number): void => {
-    pending = false;
-    const s = book.side;
-    const timeDue = timeStop > 0 && s !== 0 && i - book.entryIndex + 1 >= timeStop;
-    if (ev) {
-      const xL = (exitLong as Uint8Array)[i] !== 0;
-      const xS = exitShort !== undefined && exitShort[i] !== 0;
-      let eL = (enterLong as Uint8Array)[i] !== 0 && !xL;
-      let eS = enterShort !== undefined && enterShort[i] !== 0 && !xS;
+    const timeDue = this.timeStop > 0 && s !== 0 && i - book.entryIndex + 1 >= this.timeStop;
+    const enterLong = this.enterLong;
+    if (enterLong !== null) {
+      const xL = (this.exitLong as Uint8Array)[i] !== 0;
+      const xS = this.exitShort !== null && this.exitShort[i] !== 0;
+      let eL = enterLong[i] !== 0 && !xL;
+      let eS = this.enterShort !== null && this.enterShort[i] !== 0 && !xS;
       if (eL && eS) eL = eS = false;
       let next = s;
       let reason: ExitReason = "signal";
@@ -375,134 +453,122 @@ export function simulate(bars: Bars, signals: Signals, opts: SimulationOptions):
       if (next === s) return;
       let scale = 0;
       if (next !== 0) {
-        scale = scaleAt();
+        scale = this.scaleAt();
         if (!(scale > 0)) next = 0;
       }
       if (next === s) return;
-      pending = true;
-      pendSide = next;
-      pendScale = scale;
-      pendReason = reason;
+      this.pending = true;
+      this.pendSide = next;
+      this.pendScale = scale;
+      this.pendReason = reason;
       return;
     }
-    let tg = (target as Float64Array)[i] as number;
-    if (Number.isNaN(tg))
-      tg = 0; // NaN → flat
+    let tg = (this.target as Float64Array)[i] as number;
+    if (Number.isNaN(tg)) tg = 0;
     else if (tg > 1) tg = 1;
     else if (tg < -1) tg = -1;
-    if (!allowShort && tg < 0) tg = 0;
-    if (locked) {
-      if (tg === lockValue) return;
-      locked = false;
+    if (!this.allowShort && tg < 0) tg = 0;
+    if (this.locked) {
+      if (tg === this.lockValue) return;
+      this.locked = false;
     }
     if (timeDue) {
-      pending = true;
-      pendTarget = 0;
-      pendScale = 0;
-      pendReason = "time_stop";
-      locked = true;
-      lockValue = tg;
+      this.pending = true;
+      this.pendTarget = 0;
+      this.pendScale = 0;
+      this.pendReason = "time_stop";
+      this.locked = true;
+      this.lockValue = tg;
       return;
     }
-    if (tg === heldTarget) return;
-    pending = true;
-    pendTarget = tg;
-    pendScale = tg !== 0 ? scaleAt() : 0;
-    pendReason = "signal";
-  };
+    if (tg === this.heldTarget) return;
+    this.pending = true;
+    this.pendTarget = tg;
+    this.pendScale = tg !== 0 ? this.scaleAt() : 0;
+    this.pendReason = "signal";
+  }
 
-  const execute = (t: number): void => {
-    const o = open[t] as number;
-    if (ev) {
-      if (book.side !== 0) book.close(t, o, pendReason, false);
-      if (pendSide !== 0) {
-        book.open(t, book.unitsFor(pendSide * pendScale, o), o);
-        setLevels(t);
+  /** Fills the pending order at bar t's open. */
+  private execute(t: number): void {
+    const o = this.open[t] as number;
+    const book = this.book;
+    if (this.target === null) {
+      if (book.side !== 0) book.close(t, o, this.pendReason, false);
+      if (this.pendSide !== 0) {
+        book.open(t, book.unitsFor(this.pendSide * this.pendScale, o), o);
+        this.setLevels(t);
       }
       return;
     }
-    const exposure = pendTarget * pendScale;
+    const exposure = this.pendTarget * this.pendScale;
     let want = book.unitsFor(exposure, o);
     if (book.side !== 0 && (want === 0 || want > 0 !== book.side > 0)) {
-      book.close(t, o, pendReason, false);
+      book.close(t, o, this.pendReason, false);
       want = book.unitsFor(exposure, o); // re-sized on the equity left after closing
     }
     if (want !== 0) {
       if (book.side === 0) {
         book.open(t, want, o);
-        setLevels(t);
+        this.setLevels(t);
       } else if (want !== book.units) book.fill(want - book.units, o);
     }
-    heldTarget = want !== 0 ? pendTarget : 0;
-  };
-
-  const exitIntrabar = (t: number, ref: number, reason: ExitReason): void => {
-    book.close(t, ref, reason, true);
-    if (target) {
-      locked = true;
-      lockValue = heldTarget;
-      heldTarget = 0;
-    }
-  };
-
-  if (start > 0 && start < n) decide(start - 1);
-  let prevEq = 1;
-  for (let t = start; t < n; t++) {
-    if (ruined) {
-      equity[t] = 0;
-      continue;
-    }
-    if (vol && t > 0) pushLogReturn(vol, close, t);
-    const o = open[t] as number;
-    if (pending) execute(t);
-    if (book.side !== 0) {
-      const eqOpen = book.cash + book.units * o;
-      position[t] = eqOpen > 0 ? (book.units * o) / eqOpen : 0;
-      const s = book.side;
-      const h = high[t] as number;
-      const l = low[t] as number;
-      if (s > 0) {
-        const trailTighter = book.trailLv > book.stopLv;
-        const stop = trailTighter ? book.trailLv : book.stopLv;
-        const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
-        if (o <= stop) exitIntrabar(t, o, why);
-        else if (o >= book.tpLv) exitIntrabar(t, o, "take_profit");
-        else if (l <= stop) exitIntrabar(t, stop, why);
-        else if (h >= book.tpLv) exitIntrabar(t, book.tpLv, "take_profit");
-        else if (trAtr) {
-          const lv = h - trK * (trAtr[t] as number);
-          if (lv > book.trailLv) book.trailLv = lv;
-        }
-      } else {
-        const trailTighter = book.trailLv < book.stopLv;
-        const stop = trailTighter ? book.trailLv : book.stopLv;
-        const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
-        if (o >= stop) exitIntrabar(t, o, why);
-        else if (o <= book.tpLv) exitIntrabar(t, o, "take_profit");
-        else if (h >= stop) exitIntrabar(t, stop, why);
-        else if (l <= book.tpLv) exitIntrabar(t, book.tpLv, "take_profit");
-        else if (trAtr) {
-          const lv = l + trK * (trAtr[t] as number);
-          if (lv < book.trailLv) book.trailLv = lv;
-        }
-      }
-    }
-    const c = close[t] as number;
-    let eq = book.cash + book.units * c;
-    if (eq <= 0) {
-      if (book.side !== 0) book.close(t, c, "liquidation", true);
-      eq = 0;
-      ruined = true;
-    } else if (t === n - 1) {
-      if (book.side !== 0) book.close(t, c, "end", true);
-      eq = book.cash;
-    } else decide(t);
-    equity[t] = eq;
-    returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
-    prevEq = eq;
+    this.heldTarget = want !== 0 ? this.pendTarget : 0;
   }
 
-  return { equity, returns, position, trades: book.trades, startIndex: start, time, turnover: book.turnover };
+  /** Stop, target and trailing levels of a position opened at bar t's open. */
+  private setLevels(t: number): void {
+    const book = this.book;
+    const e = book.entryPrice;
+    const s = book.side;
+    const a = t - 1; // the signal bar: the last bar known when the order was decided
+    book.stopLv = s > 0 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    book.tpLv = s > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+    book.trailLv = book.stopLv;
+    if (this.slPct > 0) book.stopLv = e * (1 - s * this.slPct);
+    else if (this.slAtr) book.stopLv = e - s * this.slAtrK * (this.slAtr[a] as number);
+    if (this.tpPct > 0) book.tpLv = e * (1 + s * this.tpPct);
+    else if (this.tpR > 0) book.tpLv = e + this.tpR * (e - book.stopLv);
+    if (this.trAtr) book.trailLv = e - s * this.trK * (this.trAtr[a] as number);
+  }
+
+  /** Intrabar exits under the conservative rule, then the trailing stop's ratchet at the close. */
+  private checkStops(t: number, o: number, h: number, l: number): void {
+    const book = this.book;
+    if (book.side > 0) {
+      const trailTighter = book.trailLv > book.stopLv;
+      const stop = trailTighter ? book.trailLv : book.stopLv;
+      const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
+      if (o <= stop) this.exitIntrabar(t, o, why);
+      else if (o >= book.tpLv) this.exitIntrabar(t, o, "take_profit");
+      else if (l <= stop) this.exitIntrabar(t, stop, why);
+      else if (h >= book.tpLv) this.exitIntrabar(t, book.tpLv, "take_profit");
+      else if (this.trAtr) {
+        const lv = h - this.trK * (this.trAtr[t] as number);
+        if (lv > book.trailLv) book.trailLv = lv;
+      }
+    } else {
+      const trailTighter = book.trailLv < book.stopLv;
+      const stop = trailTighter ? book.trailLv : book.stopLv;
+      const why: ExitReason = trailTighter ? "trailing_stop" : "stop_loss";
+      if (o >= stop) this.exitIntrabar(t, o, why);
+      else if (o <= book.tpLv) this.exitIntrabar(t, o, "take_profit");
+      else if (h >= stop) this.exitIntrabar(t, stop, why);
+      else if (l <= book.tpLv) this.exitIntrabar(t, book.tpLv, "take_profit");
+      else if (this.trAtr) {
+        const lv = l + this.trK * (this.trAtr[t] as number);
+        if (lv < book.trailLv) book.trailLv = lv;
+      }
+    }
+  }
+
+  private exitIntrabar(t: number, ref: number, reason: ExitReason): void {
+    this.book.close(t, ref, reason, true);
+    if (this.target !== null) {
+      this.locked = true;
+      this.lockValue = this.heldTarget;
+      this.heldTarget = 0;
+    }
+  }
 }
 
 function pushLogReturn(vol: RollingStd, close: Float64Array, j: number): void {
