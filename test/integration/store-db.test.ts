@@ -15,9 +15,10 @@ const backends = [
 describe.each(backends)("store on $name", ({ name, open }) => {
   let db: Db;
   const s = schema(name);
+  // Creating a PGlite database takes seconds, far more on a loaded machine.
   beforeAll(async () => {
     db = await open(s);
-  });
+  }, 180_000);
   afterAll(async () => {
     await db.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
     await db.close();
