@@ -8,7 +8,12 @@ import { EMA_CROSS, FLAT, strategyWith, syntheticBars } from "../support/sandbox
 
 const TIME_LIMIT_MS = 250;
 const sandbox = new Sandbox({ timeoutMs: TIME_LIMIT_MS, memoryLimitMb: 64 });
-afterAll(() => sandbox.dispose());
+// Filling a heap takes longer than the tiny time limit on a busy machine, so memory bombs get room.
+const roomy = new Sandbox({ timeoutMs: 20_000, memoryLimitMb: 32 });
+afterAll(() => {
+  sandbox.dispose();
+  roomy.dispose();
+});
 
 const bars = syntheticBars(500);
 
@@ -18,19 +23,22 @@ interface Expected {
   line?: number;
   /** Wall-time budget for the whole failed run, ms. */
   within?: number;
+  in?: Sandbox;
 }
 
 async function expectFailure(source: string, expected: Expected): Promise<void> {
+  const box = expected.in ?? sandbox;
   const t0 = performance.now();
-  const result: SignalsResult = await sandbox.run(source, bars);
+  const result: SignalsResult = await box.run(source, bars);
   const elapsed = performance.now() - t0;
   expect(result.ok ? "unexpected success" : result.error.kind).toBe(expected.kind);
   if (result.ok) return;
   if (expected.message) expect(result.error.message).toMatch(expected.message);
   if (expected.line !== undefined) expect(result.error.line).toBe(expected.line);
-  expect(elapsed).toBeLessThan(expected.within ?? TIME_LIMIT_MS + 1500);
+  // Generous slack over the limit: other test files share the CPU.
+  expect(elapsed).toBeLessThan(expected.within ?? TIME_LIMIT_MS + 3000);
   // The host still works and the same sandbox runs the next candidate normally.
-  const next = await sandbox.run(EMA_CROSS, bars);
+  const next = await box.run(EMA_CROSS, bars);
   expect(next.ok ? "ok" : next.error).toBe("ok");
 }
 
@@ -58,23 +66,22 @@ describe("Sandbox: hostile and broken candidates", () => {
 
   it("survives a heap memory bomb: the isolate is replaced for the next candidate", async () => {
     const body = "const hoard = [];\n    for (;;) hoard.push(new Array(1e5).fill(1.5));";
-    // Filling the heap takes longer than the tiny test time limit, so use a roomier sandbox.
-    const roomy = new Sandbox({ memoryLimitMb: 32, timeoutMs: 20_000 });
-    try {
-      const t0 = performance.now();
-      const result = await roomy.run(strategyWith(body), bars);
-      expect(result.ok ? "ok" : result.error.kind).toBe("memory");
-      expect(performance.now() - t0).toBeLessThan(10_000);
-      const next = await roomy.run(EMA_CROSS, bars);
-      expect(next.ok ? "ok" : next.error).toBe("ok");
-    } finally {
-      roomy.dispose();
-    }
+    await expectFailure(strategyWith(body), {
+      kind: "memory",
+      message: /memory limit of 32 MB/,
+      in: roomy,
+      within: 10_000,
+    });
   });
 
   it("survives a typed-array memory bomb", async () => {
     const body = "const hoard = [];\n    for (;;) hoard.push(new Float64Array(1e6));";
-    await expectFailure(strategyWith(body), { kind: "memory", message: /memory limit of 64 MB/, line: 7 });
+    await expectFailure(strategyWith(body), {
+      kind: "memory",
+      message: /memory limit of 32 MB/,
+      line: 7,
+      in: roomy,
+    });
   });
 
   it("turns process, require and constructor escapes into policy errors", async () => {
@@ -204,7 +211,14 @@ describe("Sandbox: hostile and broken candidates", () => {
       ],
       ["return { target: new Float64Array(bars.close.length).fill(Infinity) };", /target\[0\] is Infinity/],
       ['return { target: Array.from(bars.close, () => "1") };', /target\[0\] is a string/],
-      ["return { target: new Float64Array(bars.close.length), stopLoss: 1 };", /unknown key 'stopLoss'/],
+      [
+        "return { target: new Float64Array(bars.close.length), stopLoss: 1 };",
+        /unknown key 'stopLoss'; allowed keys/,
+      ],
+      [
+        "const z = new Uint8Array(bars.close.length);\n    return { enterLong: z, exitlong: z };",
+        /unknown key 'exitlong'.*; did you mean exitLong\?$/,
+      ],
       [
         "const z = new Uint8Array(bars.close.length);\n    return { target: new Float64Array(z.length), enterLong: z, exitLong: z };",
         /both target and event series/,
@@ -280,7 +294,7 @@ describe("Sandbox: hostile and broken candidates", () => {
         message: "the strategy exceeded the time limit of 2000 ms",
       });
       expect(elapsed).toBeGreaterThan(1900);
-      expect(elapsed).toBeLessThan(4000);
+      expect(elapsed).toBeLessThan(5000);
       const next = await defaults.run(EMA_CROSS, bars);
       expect(next.ok).toBe(true);
     } finally {

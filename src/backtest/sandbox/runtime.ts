@@ -154,7 +154,7 @@ function alphaloopPrelude(ta) {
   const EVENT_KEYS = ["enterLong", "exitLong", "enterShort", "exitShort"];
   const ALLOWED = ["target", ...EVENT_KEYS];
   const ALLOWED_SET = new Set(ALLOWED);
-  class Invalid { constructor(message) { this.message = message; } }
+  class Invalid { constructor(message, unknownKey) { this.message = message; this.unknownKey = unknownKey; } }
   const typeName = (v) => {
     if (v === null) return "null";
     if (isArray(v)) return "an array";
@@ -204,7 +204,7 @@ function alphaloopPrelude(ta) {
     const keys = objectKeys(output);
     for (const key of keys) {
       if (!ALLOWED_SET.has(key)) {
-        throw new Invalid("signals returned unknown key '" + key + "'; allowed keys are " + ALLOWED.join(", "));
+        throw new Invalid("signals returned unknown key '" + key + "'; allowed keys are " + ALLOWED.join(", "), key);
       }
     }
     const present = new Set(keys);
@@ -249,7 +249,7 @@ function alphaloopPrelude(ta) {
   }
 
   function fail(e) {
-    if (e instanceof Invalid) return { ok: false, kind: "invalid_output", message: e.message };
+    if (e instanceof Invalid) return { ok: false, kind: "invalid_output", message: e.message, unknownKey: e.unknownKey };
     let message;
     let stack;
     try {

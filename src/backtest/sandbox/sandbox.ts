@@ -13,6 +13,7 @@
 import ivm from "isolated-vm";
 import type { Bars } from "../../domain/bars.ts";
 import type { Signals } from "../../domain/signals.ts";
+import { closest } from "../../domain/suggest.ts";
 import { type ParamValue, resolveParams } from "../strategy-config.ts";
 import { COMPILED_FILE, type CompiledStrategy, type CompileResult, compileStrategy } from "./compile.ts";
 import { checkMeta, type StrategyMeta } from "./definition.ts";
@@ -39,6 +40,7 @@ const DEFAULT_SEED = 1;
 /** Our own setup script (ta bundle + lockdown) gets at least this long even under tiny test limits. */
 const MIN_SETUP_TIMEOUT_MS = 5000;
 const SCRIPT_CACHE_LIMIT = 256;
+const OUTPUT_KEYS = ["target", "enterLong", "exitLong", "enterShort", "exitShort"];
 
 export interface SignalsTimings {
   /** Copying the bar columns into the isolate. */
@@ -97,7 +99,14 @@ type DriverResult =
       signalsMs?: number;
       validateMs?: number;
     }
-  | { ok: false; kind: SandboxErrorKind; message: string; stack?: string; logs?: string[] };
+  | {
+      ok: false;
+      kind: SandboxErrorKind;
+      message: string;
+      stack?: string;
+      logs?: string[];
+      unknownKey?: string;
+    };
 
 type RawSignals =
   | {
@@ -369,10 +378,13 @@ export class StrategyHandle {
 
   private driverError(result: Extract<DriverResult, { ok: false }>): SandboxError {
     const position = result.stack ? this.positionInStack(result.stack) : undefined;
+    const hint = result.unknownKey === undefined ? undefined : closest(result.unknownKey, OUTPUT_KEYS);
     const base =
       result.kind === "memory"
         ? `the strategy exceeded the sandbox memory limit of ${this.sandbox.memoryLimitMb} MB (${result.message})`
-        : result.message;
+        : hint
+          ? `${result.message}; did you mean ${hint}?`
+          : result.message;
     const message = position ? `${base} (strategy.ts:${position.line}:${position.column})` : base;
     return position
       ? { kind: result.kind, message, line: position.line, column: position.column }
