@@ -75,10 +75,10 @@ export function findGaps(
     addGap(from, countSlots(from, first, step));
   }
   let prev = first;
-  if (first % step !== 0) offGrid++;
+  if (!onGrid(first, step)) offGrid++;
   for (let i = 1; i < n; i++) {
     const t = time[i] as number;
-    if (t % step !== 0) offGrid++;
+    if (!onGrid(t, step)) offGrid++;
     const d = t - prev;
     if (d === 0) {
       duplicates++;
@@ -96,6 +96,12 @@ export function findGaps(
   }
   const present = n - duplicates - outOfOrder;
   return { gaps, missingBars: missing, expectedBars: present + missing, duplicates, outOfOrder, offGrid };
+}
+
+/** Division rather than %: float modulo is a runtime call, and grid times divide exactly. */
+function onGrid(t: number, step: number): boolean {
+  const q = t / step;
+  return q === Math.floor(q);
 }
 
 function alignUp(t: number, step: number): number {

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { emptyBars } from "../../src/domain/bars.ts";
 import { findGaps } from "../../src/market/gaps.ts";
@@ -66,5 +67,29 @@ describe("findGaps", () => {
       { from: at(2), to: at(2), missingBars: 1 },
       { from: at(5), to: at(5), missingBars: 1 },
     ]);
+  });
+});
+
+describe("findGaps properties", () => {
+  it("finds exactly the bars removed from a complete series", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 400 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 398 }), { maxLength: 200 }),
+        (length, removedRaw) => {
+          const removed = new Set(removedRaw.filter((m) => m < length - 1));
+          const kept = Array.from({ length }, (_, m) => m).filter((m) => !removed.has(m));
+          const r = findGaps(times(...kept), "1m");
+          const found: number[] = [];
+          for (const g of r.gaps) {
+            expect(g.to - g.from).toBe((g.missingBars - 1) * MIN);
+            for (let t = g.from; t <= g.to; t += MIN) found.push((t - T0) / MIN);
+          }
+          expect(found).toEqual([...removed].sort((a, b) => a - b));
+          expect(r.missingBars).toBe(removed.size);
+          expect(r.expectedBars).toBe(length);
+        },
+      ),
+    );
   });
 });
