@@ -111,6 +111,16 @@ export class Workspace {
     return this.#library.has(path);
   }
 
+  /** The note files, by path, for `read_notes`. */
+  noteFiles(): [string, string][] {
+    return [...this.#notes];
+  }
+
+  /** The canonical form of a file path (throws a WorkspaceError like every other method). */
+  resolve(path: string): string {
+    return this.#filePath(path);
+  }
+
   /** Paths under `folder` (recursively), library and notes marked read-only; folders end in `/`. */
   async list(folder = ""): Promise<string[]> {
     const dir = normaliseWorkspacePath(folder);
