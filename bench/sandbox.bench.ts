@@ -98,20 +98,29 @@ export default async function sandboxBench(): Promise<void> {
     console.log(`  context setup per candidate (ta bundle + lockdown + module) ${setup.toFixed(1)} ms`);
     console.log(`  esbuild compile of a new strategy ${compile.toFixed(1)} ms`);
 
-    // Copying one 1M column in: as a Float64Array (serialised) vs its ArrayBuffer (memcpy).
+    // Copying one 1M column in: as a Float64Array (serialised), its ArrayBuffer (two memcpys), or a
+    // host slice whose ownership moves in (one memcpy; what the sandbox does). CPU time.
     const isolate = new ivm.Isolate({ memoryLimit: 128 });
     const context = await isolate.createContext();
     const byteLength = (await context.eval("(function (x) { return x.byteLength; })", {
       reference: true,
     })) as ivm.Reference;
-    const asTyped = await medianMs(() =>
+    const asTyped = await medianCpuMs(() =>
       byteLength.apply(undefined, [new ivm.ExternalCopy(bars.close).copyInto({ release: true })]),
     );
-    const asBuffer = await medianMs(() =>
+    const asBuffer = await medianCpuMs(() =>
       byteLength.apply(undefined, [new ivm.ExternalCopy(bars.close.buffer).copyInto({ release: true })]),
     );
+    const moved = await medianCpuMs(() =>
+      byteLength.apply(undefined, [
+        new ivm.ExternalCopy(bars.close.slice().buffer, { transferOut: true }).copyInto({
+          release: true,
+          transferIn: true,
+        }),
+      ]),
+    );
     console.log(
-      `  one 1M column in: ExternalCopy(Float64Array) ${asTyped.toFixed(1)} ms, ExternalCopy(ArrayBuffer) ${asBuffer.toFixed(1)} ms  → buffer ${ratio(asTyped, asBuffer)}`,
+      `  one 1M column in (CPU): ExternalCopy(Float64Array) ${asTyped.toFixed(1)} ms, ExternalCopy(ArrayBuffer) ${asBuffer.toFixed(1)} ms, slice + transfer ${moved.toFixed(1)} ms  → ${ratio(asTyped, moved)} vs typed array`,
     );
     context.release();
     isolate.dispose();
