@@ -10,7 +10,7 @@
  * backoff. Note: from 2025-01 Binance writes spot timestamps in microseconds; the importer handles it.
  */
 import { createHash } from "node:crypto";
-import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -227,8 +227,13 @@ async function downloadMonth(ctx: FetchContext, job: MonthJob): Promise<MonthRes
     const gz = await gzipAsync(csv);
     // Write then rename, so an interrupted run never leaves a truncated file that looks "cached".
     const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, gz);
-    await rename(tmp, path);
+    try {
+      await writeFile(tmp, gz);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
     return { month: job.month, status: "downloaded", url, path, checksum, bytes: zip.byteLength };
   } catch (err) {
     return {
