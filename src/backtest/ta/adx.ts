@@ -1,6 +1,4 @@
 import { checkInt, checkSameLength, type Series, toF64 } from "./series.ts";
-import { wilderInto } from "./smoothing.ts";
-import { trueRangeInto } from "./true-range.ts";
 
 /** Directional movement index: `adx` trend strength, `plusDi`/`minusDi` directional indicators, all 0..100. */
 export interface AdxResult {
@@ -13,7 +11,7 @@ export interface AdxResult {
  * ADX / DMI (Wilder), trading-signals `ADX`/`DX` conventions: +DM and −DM (a move counts when it
  * is ≥ 0 and not smaller than the opposite move) and the true range are smoothed with Wilder's RMA,
  * the first bar contributing +DM = −DM = 0 and TR = high − low; +DI = 100·RMA(+DM)/ATR,
- * DX = 100·|+DI − −DI| / (+DI + −DI) (0 when both are 0), ADX = RMA(DX).
+ * DX = 100·|+DI − −DI| / (+DI + −DI) (0 when both are 0; DIs are 0 when ATR is 0), ADX = RMA(DX).
  * Warm-up: plusDi/minusDi NaN for the first `period - 1` bars, adx for the first `2 * period - 2`.
  * NaN in: bars with a NaN input output NaN and are skipped.
  * Reference: https://www.investopedia.com/terms/a/adx.asp
@@ -24,56 +22,80 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
   const h = toF64(high);
   const l = toF64(low);
   const c = toF64(close);
-  const tr = new Float64Array(n);
-  trueRangeInto(h, l, c, tr);
-  const plusDm = new Float64Array(n);
-  const minusDm = new Float64Array(n);
-  let prevHigh = Number.NaN;
-  let prevLow = Number.NaN;
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(tr[i]!)) {
-      plusDm[i] = Number.NaN;
-      minusDm[i] = Number.NaN;
-      continue;
-    }
-    if (Number.isNaN(prevHigh)) {
-      plusDm[i] = 0;
-      minusDm[i] = 0;
-    } else {
-      const up = h[i]! - prevHigh;
-      const down = prevLow - l[i]!;
-      plusDm[i] = up < 0 || up < down ? 0 : up;
-      minusDm[i] = down < 0 || down < up ? 0 : down;
-    }
-    prevHigh = h[i]!;
-    prevLow = l[i]!;
-  }
-  const atrLine = new Float64Array(n);
-  wilderInto(tr, period, atrLine);
-  const plusSmooth = new Float64Array(n);
-  wilderInto(plusDm, period, plusSmooth);
-  const minusSmooth = new Float64Array(n);
-  wilderInto(minusDm, period, minusSmooth);
+  const adxLine = new Float64Array(n);
   const plusDi = new Float64Array(n);
   const minusDi = new Float64Array(n);
-  const dx = new Float64Array(n);
+  // One fused pass: true range, directional moves, four Wilder smoothers. Each smoother is
+  // seeded with the mean of its first `period` inputs, then avg + (x − avg) / period.
+  const factor = 1 / period;
+  let prevHigh = Number.NaN;
+  let prevLow = 0;
+  let prevClose = 0;
+  let count = 0;
+  let avgTr = 0;
+  let avgPlus = 0;
+  let avgMinus = 0;
+  let dxCount = 0;
+  let avgDx = 0;
   for (let i = 0; i < n; i++) {
-    const a = atrLine[i]!;
-    if (Number.isNaN(a)) {
+    const hi = h[i]!;
+    const lo = l[i]!;
+    const cl = c[i]!;
+    if (hi - hi !== 0 || lo - lo !== 0 || cl - cl !== 0) {
+      adxLine[i] = Number.NaN;
       plusDi[i] = Number.NaN;
       minusDi[i] = Number.NaN;
-      dx[i] = Number.NaN;
       continue;
     }
+    let tr: number;
+    let plusDm = 0;
+    let minusDm = 0;
+    if (Number.isNaN(prevHigh)) {
+      tr = hi - lo;
+    } else {
+      tr = Math.max(hi - lo, Math.abs(hi - prevClose), Math.abs(lo - prevClose));
+      const up = hi - prevHigh;
+      const down = prevLow - lo;
+      plusDm = up < 0 || up < down ? 0 : up;
+      minusDm = down < 0 || down < up ? 0 : down;
+    }
+    prevHigh = hi;
+    prevLow = lo;
+    prevClose = cl;
+    count++;
+    if (count < period) {
+      avgTr += tr;
+      avgPlus += plusDm;
+      avgMinus += minusDm;
+      adxLine[i] = Number.NaN;
+      plusDi[i] = Number.NaN;
+      minusDi[i] = Number.NaN;
+      continue;
+    }
+    if (count === period) {
+      avgTr = (avgTr + tr) / period;
+      avgPlus = (avgPlus + plusDm) / period;
+      avgMinus = (avgMinus + minusDm) / period;
+    } else {
+      avgTr = (tr - avgTr) * factor + avgTr;
+      avgPlus = (plusDm - avgPlus) * factor + avgPlus;
+      avgMinus = (minusDm - avgMinus) * factor + avgMinus;
+    }
     // A zero ATR (flat bars) has no direction: report 0 rather than 0/0.
-    const pdi = a === 0 ? 0 : plusSmooth[i]! / a;
-    const mdi = a === 0 ? 0 : minusSmooth[i]! / a;
+    const pdi = avgTr === 0 ? 0 : avgPlus / avgTr;
+    const mdi = avgTr === 0 ? 0 : avgMinus / avgTr;
     plusDi[i] = pdi * 100;
     minusDi[i] = mdi * 100;
     const sum = pdi + mdi;
-    dx[i] = sum === 0 ? 0 : (Math.abs(pdi - mdi) / sum) * 100;
+    const dx = sum === 0 ? 0 : (Math.abs(pdi - mdi) / sum) * 100;
+    dxCount++;
+    if (dxCount < period) {
+      avgDx += dx;
+      adxLine[i] = Number.NaN;
+    } else {
+      avgDx = dxCount === period ? (avgDx + dx) / period : (dx - avgDx) * factor + avgDx;
+      adxLine[i] = avgDx;
+    }
   }
-  const adxLine = new Float64Array(n);
-  wilderInto(dx, period, adxLine);
   return { adx: adxLine, plusDi, minusDi };
 }

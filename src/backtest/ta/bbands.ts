@@ -20,13 +20,13 @@ export function bbands(source: Series, period = 20, mult = 2): BandsResult {
   const src = toF64(source);
   const n = src.length;
   const middle = new Float64Array(n);
-  const std = new Float64Array(n);
-  rollingMeanStdInto(src, period, middle, std);
+  // The deviation goes into `upper` first, then becomes the band in place: one array fewer.
   const upper = new Float64Array(n);
+  rollingMeanStdInto(src, period, middle, upper);
   const lower = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const m = middle[i]!;
-    const w = std[i]! * mult;
+    const w = upper[i]! * mult;
     upper[i] = m + w;
     lower[i] = m - w;
   }
