@@ -5,12 +5,7 @@
  */
 import type { Command } from "commander";
 import { isTimeframe } from "../domain/timeframe.ts";
-import {
-  DEFAULT_DOWNLOAD_DIR,
-  type DownloadReport,
-  downloadKlines,
-  type MonthResult,
-} from "../market/download.ts";
+import { type DownloadReport, downloadKlines, type MonthResult } from "../market/download.ts";
 import { CliError } from "./cli-error.ts";
 import { formatTable, printJson } from "./output.ts";
 
@@ -29,7 +24,7 @@ interface DownloadFlags {
   from: string;
   to: string;
   baseUrl?: string;
-  out: string;
+  out?: string;
   import: boolean;
   force?: boolean;
   json?: boolean;
@@ -47,7 +42,7 @@ export function registerDataDownload(data: Command, deps: DataDownloadDeps = {})
       "--base-url <url>",
       "mirror of data.binance.vision (default: env BINANCE_DATA_URL or the public site)",
     )
-    .option("--out <dir>", "folder for the gzipped CSVs", DEFAULT_DOWNLOAD_DIR)
+    .option("--out <dir>", "folder for the gzipped CSVs (default: <ALPHALOOP_HOME or .alphaloop>/downloads)")
     .option("--no-import", "only download; do not import into the store")
     .option("--force", "download again even if the file is already there")
     .option("--json", "print the result as JSON")

@@ -19,7 +19,10 @@ import { unzipSync } from "fflate";
 const gzipAsync = promisify(gzip);
 
 export const DEFAULT_BINANCE_DATA_URL = "https://data.binance.vision";
-export const DEFAULT_DOWNLOAD_DIR = ".alphaloop/downloads";
+/** Where downloads go unless told otherwise: beside the embedded store's other local state. */
+export function defaultDownloadDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(env["ALPHALOOP_HOME"] || ".alphaloop", "downloads");
+}
 
 /** The kline intervals Binance publishes. */
 export const BINANCE_INTERVALS = [
@@ -50,7 +53,7 @@ export interface DownloadOptions {
   readonly to: string;
   /** Default: env BINANCE_DATA_URL, else https://data.binance.vision. */
   readonly baseUrl?: string;
-  /** Default .alphaloop/downloads (relative to the working directory). */
+  /** Default <ALPHALOOP_HOME or .alphaloop>/downloads. */
   readonly outDir?: string;
   /** Download again even if the target file exists. */
   readonly force?: boolean;
@@ -66,7 +69,7 @@ export interface DownloadOptions {
   readonly onMonth?: (result: MonthResult) => void;
   /** Replaces global fetch (tests, proxies). */
   readonly fetch?: typeof fetch;
-  /** Default process.env, read for BINANCE_DATA_URL. */
+  /** Default process.env, read for BINANCE_DATA_URL and ALPHALOOP_HOME. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -159,7 +162,7 @@ export async function downloadKlines(options: DownloadOptions): Promise<Download
   }
   const months = monthRange(options.from, options.to);
   const baseUrl = resolveBaseUrl(options.baseUrl, options.env);
-  const outDir = options.outDir ?? DEFAULT_DOWNLOAD_DIR;
+  const outDir = options.outDir ?? defaultDownloadDir(options.env);
   await mkdir(outDir, { recursive: true });
   const ctx: FetchContext = {
     fetch: options.fetch ?? globalThis.fetch,

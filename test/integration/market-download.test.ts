@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { strToU8, zipSync } from "fflate";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerDataDownload } from "../../src/cli/data-download-command.ts";
-import { downloadKlines, monthRange, resolveBaseUrl } from "../../src/market/download.ts";
+import { defaultDownloadDir, downloadKlines, monthRange, resolveBaseUrl } from "../../src/market/download.ts";
 
 /** Binance kline CSV: open time, o, h, l, c, volume, close time, quote volume, trades, taker base, taker quote, ignore. */
 function klineCsv(month: string, rows: number): string {
@@ -234,6 +234,8 @@ describe("downloadKlines against a local HTTP server", () => {
     expect(report.months[0]?.url).toBe(`${baseUrl}${PREFIX}/SOLUSDT/4h/SOLUSDT-4h-2024-02.zip`);
     expect(report.months[0]?.status).toBe("downloaded");
     expect(resolveBaseUrl(undefined, {})).toBe("https://data.binance.vision");
+    expect(defaultDownloadDir({ ALPHALOOP_HOME: "/srv/alpha" })).toBe("/srv/alpha/downloads");
+    expect(defaultDownloadDir({})).toBe(join(".alphaloop", "downloads"));
   });
 
   it("validates months, symbols and intervals before any request", async () => {
