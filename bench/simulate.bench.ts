@@ -153,6 +153,20 @@ function naive(rows: NaiveBar[]): {
   };
 }
 
+/** Median CPU time (user + system) of `fn`: steadier than wall time on a shared, loaded VM. */
+async function medianCpuMs(fn: () => unknown, runs = 7, warmup = 2): Promise<number> {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
+    fn();
+    const c = process.cpuUsage(c0);
+    times.push((c.user + c.system) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] ?? Number.NaN;
+}
+
 export default async function bench(): Promise<void> {
   const bars = market(N);
   const signals = emaCross(bars.close, 100, 400);
@@ -163,7 +177,28 @@ export default async function bench(): Promise<void> {
     slippageBps: SLIP_BPS,
     timeframe: "1m",
   };
-  const rows: NaiveBar[] = Array.from({ length: N }, (_, i) => ({
+  const ours = () => metrics(simulate(bars, signals, opts), { timeframe: "1m" });
+  const allRisk = () =>
+    simulate(bars, signals, {
+      ...opts,
+      risk: {
+        stop_loss: { atr: 3, atr_period: 14 },
+        trailing_stop: { atr: 4, atr_period: 14 },
+        time_stop_bars: 500,
+      },
+      sizing: { mode: "volatility_target", target_volatility: 0.5, vol_lookback: 60, max_leverage: 2 },
+    });
+  const m = ours();
+
+  // Ours first: the baseline's million live objects would slow every later GC, ours included.
+  const simWall = await medianMs(() => simulate(bars, signals, opts), 7, 2);
+  const fullWall = await medianMs(ours, 7, 2);
+  const riskWall = await medianMs(allRisk, 7, 2);
+  const fullCpu = await medianCpuMs(ours);
+  const simCpu = await medianCpuMs(() => simulate(bars, signals, opts));
+  const riskCpu = await medianCpuMs(allRisk);
+
+  let rows: NaiveBar[] | null = Array.from({ length: N }, (_, i) => ({
     time: bars.time[i]!,
     open: bars.open[i]!,
     high: bars.high[i]!,
@@ -172,35 +207,27 @@ export default async function bench(): Promise<void> {
     enter: signals.enterLong[i] === 1,
     exit: signals.exitLong[i] === 1,
   }));
+  const naiveRows = rows;
+  const base = naive(naiveRows);
+  const baseWall = await medianMs(() => naive(naiveRows), 5, 1);
+  const baseCpu = await medianCpuMs(() => naive(naiveRows), 5, 1);
+  rows = null;
 
-  const ours = () => metrics(simulate(bars, signals, opts), { timeframe: "1m" });
-  const m = ours();
-  const base = naive(rows);
   const agree = Math.abs(m.totalReturn + 1 - base.finalEquity) <= 1e-9 * base.finalEquity;
   console.log(
     `1M bars, ${m.tradeCount} trades (baseline ${base.trades}); final equity ${(m.totalReturn + 1).toFixed(6)} vs ${base.finalEquity.toFixed(6)}: ${agree ? "agree" : "DISAGREE"}; sharpe ${m.sharpe.toFixed(3)} vs ${base.sharpe.toFixed(3)}; max dd ${m.maxDrawdown.toFixed(4)} vs ${base.maxDrawdown.toFixed(4)}`,
   );
-
-  const simOnly = await medianMs(() => simulate(bars, signals, opts), 7, 2);
-  const full = await medianMs(ours, 7, 2);
-  const baseline = await medianMs(() => naive(rows), 5, 1);
-  const trailing = await medianMs(
-    () =>
-      simulate(bars, signals, {
-        ...opts,
-        risk: {
-          stop_loss: { atr: 3, atr_period: 14 },
-          trailing_stop: { atr: 4, atr_period: 14 },
-          time_stop_bars: 500,
-        },
-        sizing: { mode: "volatility_target", target_volatility: 0.5, vol_lookback: 60, max_leverage: 2 },
-      }),
-    7,
-    2,
+  console.log(`simulate                         ${simWall.toFixed(1)} ms wall, ${simCpu.toFixed(1)} ms CPU`);
+  console.log(
+    `simulate + metrics               ${fullWall.toFixed(1)} ms wall, ${fullCpu.toFixed(1)} ms CPU`,
   );
-  console.log(`simulate                      ${simOnly.toFixed(1)} ms`);
-  console.log(`simulate + metrics            ${full.toFixed(1)} ms`);
-  console.log(`simulate, ATR+trailing+vol    ${trailing.toFixed(1)} ms`);
-  console.log(`naive baseline (object/bar)   ${baseline.toFixed(1)} ms`);
-  console.log(`speed-up simulate+metrics vs baseline: ${ratio(baseline, full)}`);
+  console.log(
+    `simulate, ATR+trailing+time+vol  ${riskWall.toFixed(1)} ms wall, ${riskCpu.toFixed(1)} ms CPU`,
+  );
+  console.log(
+    `naive baseline (object per bar)  ${baseWall.toFixed(1)} ms wall, ${baseCpu.toFixed(1)} ms CPU`,
+  );
+  console.log(
+    `speed-up simulate+metrics vs baseline: ${ratio(baseWall, fullWall)} wall, ${ratio(baseCpu, fullCpu)} CPU`,
+  );
 }
