@@ -19,7 +19,8 @@ export function williamsR(high: Series, low: Series, close: Series, period = 14)
   for (let i = 0; i < n; i++) {
     const range = hh[i]! - ll[i]!;
     const x = c[i]!;
-    out[i] = x - x !== 0 ? Number.NaN : range === 0 ? -100 : ((hh[i]! - x) / range) * -100;
+    // (close − hh)·100 rather than (hh − close)·−100: same value, but +0 instead of −0 at the high.
+    out[i] = x - x !== 0 ? Number.NaN : range === 0 ? -100 : ((x - hh[i]!) / range) * 100;
   }
   return out;
 }
