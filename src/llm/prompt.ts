@@ -1,0 +1,253 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { taReference } from "../backtest/ta/reference.ts";
+import { type Gates, GatesSchema, type RunConfig } from "../domain/run-config.ts";
+import { StrategyConfigSchema } from "../domain/strategy-config.ts";
+import { PROJECT_ROOT } from "../loop/config-files.ts";
+import { DECISIONS } from "./agent-tools.ts";
+
+/**
+ * The agent's prompt. The system message is the same for every iteration of every run — the rules and
+ * an API reference generated from the code's own schemas and data (strategy API source, StrategyConfig
+ * JSON Schema, `taReference`, the library README) so it cannot drift — and it comes first, so a server
+ * with prefix caching reuses it. The user message carries what changes, least volatile first: run
+ * settings, history, the iteration line, and the nudges last.
+ *
+ * The holdout never reaches the model: the builder only accepts a `PromptRunState`, which has no
+ * holdout field, and checks it at run time with a strict schema so a RunConfig (or anything with
+ * extra keys) passed through a cast is refused too.
+ */
+
+const DateText = z.string().min(1);
+
+export const PromptRunStateSchema = z.strictObject({
+  runId: z.string().min(1),
+  /** 1-based number of the iteration this prompt is for. */
+  iteration: z.number().int().min(1),
+  maxIterations: z.number().int().min(1),
+  /** What the person asked the run to look for. */
+  brief: z.string(),
+  dataset: z.strictObject({ symbol: z.string(), timeframe: z.string() }),
+  /** The search window, start inclusive, end exclusive (as in the run config). */
+  search: z.strictObject({ start: DateText, end: DateText }),
+  walkForward: z.strictObject({ folds: z.number().int(), scheme: z.string(), warmupBars: z.number().int() }),
+  costs: z.strictObject({ feeBps: z.number(), slippageBps: z.number() }),
+  gates: GatesSchema,
+  /** The hypothesis the previous iteration said it would try next. */
+  nextHypothesis: z.string().optional(),
+});
+
+/** Everything about the run the model may know. There is deliberately no holdout field. */
+export type PromptRunState = z.infer<typeof PromptRunStateSchema>;
+
+export interface PromptInput {
+  state: PromptRunState;
+  /** The compact history table of this run's iterations (one line each, oldest first). */
+  history: string;
+  /** Nudges claimed for this iteration and before, oldest first. */
+  nudges: readonly string[];
+}
+
+export interface RenderedPrompt {
+  system: string;
+  user: string;
+}
+
+/** The model's view of a run config: the search side only. */
+export function promptRunStateOf(
+  config: RunConfig,
+  run: { runId: string; iteration: number; brief: string; nextHypothesis?: string },
+): PromptRunState {
+  return {
+    runId: run.runId,
+    iteration: run.iteration,
+    maxIterations: config.budgets.max_iterations,
+    brief: run.brief,
+    dataset: { symbol: config.dataset.symbol, timeframe: config.dataset.timeframe },
+    search: { start: config.windows.search.start, end: config.windows.search.end },
+    walkForward: {
+      folds: config.walk_forward.folds,
+      scheme: config.walk_forward.scheme,
+      warmupBars: config.walk_forward.warmup_bars,
+    },
+    costs: { feeBps: config.costs.fee_bps, slippageBps: config.costs.slippage_bps },
+    gates: config.gates,
+    ...(run.nextHypothesis ? { nextHypothesis: run.nextHypothesis } : {}),
+  };
+}
+
+const MINUTE = 60_000;
+
+function utc(s: string): number {
+  return Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
+}
+
+/**
+ * The last moment inside the window. The end bound is exclusive and usually equals the holdout's start,
+ * so printing it would print a holdout date; the inclusive last day (or minute) is printed instead.
+ */
+function inclusiveEnd(end: string): string {
+  const last = new Date(utc(end) - MINUTE).toISOString();
+  return last.endsWith("T23:59:00.000Z") ? last.slice(0, 10) : `${last.slice(0, 16).replace("T", " ")} UTC`;
+}
+
+function inclusiveStart(start: string): string {
+  const iso = new Date(utc(start)).toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : `${iso.slice(0, 16).replace("T", " ")} UTC`;
+}
+
+const RULES = `You are a quantitative researcher mining crypto trading strategies inside a research harness.
+Each iteration you test ONE idea: write or adapt a strategy (a TypeScript module plus a YAML config) in your
+workspace, backtest it with run_backtest, read the metrics, gate results and DISCARD reasons, and end the
+iteration with decide.
+
+# Rules of the harness
+
+- The harness owns the data windows, the walk-forward folds, the costs (fees, slippage) and the gates. They
+  are frozen for the whole run. A strategy config that sets a date, window, fee, slippage or gate is a policy
+  violation: it is reported and never applied.
+- You only ever see the search window. A separate holdout period exists; it is never shown to you, and it is
+  evaluated by the harness only for a candidate that passes every gate. Do not try to guess or target it.
+- Every backtest you run is counted in a trial ledger: the Deflated Sharpe gate gets stricter the more
+  variants are tried. Prefer a few well-motivated tests to many blind parameter sweeps.
+- Strategies run in a sandbox: no imports besides "alphaloop/strategy", no network, clock or files.
+  Signals at bar i may use only bars 0..i; fills happen at the next bar's open; a strategy whose past
+  signals change when future bars are cut off is discarded as look-ahead.
+- Your workspace has strategies/ (the library, read-only, plus the files you write) and notes/ (the user's
+  notes, read-only). Write new strategies under strategies/ with a new file name; copy a library file to a
+  new name to change it. Paths are relative (strategies/my-idea.ts); nothing outside the workspace exists.
+- Every reply must be a tool call. Keep code compact: no long comments.
+
+# Tools
+
+list_files(path?), read_file(path), write_file(path, content), edit_file(path, old, new) (old must occur
+exactly once), run_backtest(strategy, config) (workspace paths of the module and its YAML), get_history(limit?),
+read_notes() (the user's notes and every nudge), decide(decision, rationale, next_hypothesis).
+
+# Decisions
+
+End every iteration with decide. The decision is about the line of research you just tested:
+- ${DECISIONS[0]}: drop this idea; it does not work (say why in the rationale).
+- ${DECISIONS[1]}: the code or the config errored (compile error, runtime error, invalid config, look-ahead);
+  the next iteration repairs it.
+- ${DECISIONS[2]}: same idea, new parameters or risk settings (say which and why).
+- ${DECISIONS[3]}: a different family or idea altogether (name it in next_hypothesis).
+The rationale cites the metrics or the error; next_hypothesis is what the next iteration will try.`;
+
+/** `Bars` as declared in src/domain/bars.ts (the strategy module re-exports it under an alias). */
+function barsInterface(): string {
+  const source = readFileSync(join(PROJECT_ROOT, "src", "domain", "bars.ts"), "utf8");
+  return (
+    /export interface Bars \{[^}]*\}/.exec(source)?.[0] ?? "export type Bars = columnar Float64Array fields"
+  );
+}
+
+/** The strategy API module as the sandbox sees it, minus its imports and its notes for maintainers. */
+function strategyApiSource(): string {
+  const source = readFileSync(join(PROJECT_ROOT, "src", "backtest", "strategy.ts"), "utf8");
+  const example = /```ts\n([\s\S]*?)```/.exec(source)?.[1]?.replace(/^ \* ?/gm, "") ?? "";
+  const body = source
+    .slice(source.indexOf("*/") + 2)
+    .split("\n")
+    .filter((line) => !line.startsWith("import "))
+    .join("\n")
+    .trim()
+    // The aliased imports were dropped above; say what they are.
+    .replace("export type Bars = DomainBars;", barsInterface())
+    .replace(
+      "export type Ta = typeof taLibrary;",
+      "export type Ta = typeof ta; // the indicators listed below",
+    );
+  return `Example:\n\n\`\`\`ts\n${example.trim()}\n\`\`\`\n\nThe module "alphaloop/strategy" (TypeScript source):\n\n\`\`\`ts\n${body}\n\`\`\``;
+}
+
+function taSection(): string {
+  const lines = taReference.map(
+    (e) => `- ta.${e.signature} → ${e.returns}. ${e.description} Warm-up (leading NaN): ${e.warmup}.`,
+  );
+  return lines.join("\n");
+}
+
+/** Drops JSON Schema noise that only costs tokens (zod's safe-integer bounds, the $schema URL). */
+function tidySchema(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(tidySchema);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "$schema") continue;
+    if ((k === "maximum" || k === "minimum") && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) continue;
+    out[k] = tidySchema(v);
+  }
+  return out;
+}
+
+function configSchemaSection(): string {
+  const schema = tidySchema(z.toJSONSchema(StrategyConfigSchema, { io: "input" }));
+  return `\`\`\`json\n${JSON.stringify(schema, null, 1)}\n\`\`\``;
+}
+
+function libraryReadme(): string {
+  return readFileSync(join(PROJECT_ROOT, "strategies", "README.md"), "utf8").trim();
+}
+
+/** The generated API reference: strategy module, indicators, config schema, library. */
+export function apiReference(): string {
+  return [
+    "# Strategy API",
+    strategyApiSource(),
+    "# Indicators: the `ta` argument of signals (all take and return Float64Array series of the bars' length)",
+    taSection(),
+    "# Strategy config (YAML), as JSON Schema",
+    configSchemaSection(),
+    "# The strategy library (read the files under strategies/ for complete examples)",
+    libraryReadme(),
+  ].join("\n\n");
+}
+
+let cachedSystem: string | undefined;
+
+/** Identical for every iteration and run (the server's prefix cache depends on it). */
+export function systemPrompt(): string {
+  cachedSystem ??= `${RULES}\n\n${apiReference()}\n`;
+  return cachedSystem;
+}
+
+function gatesText(g: Gates): string {
+  const lines = [
+    `annualised Sharpe ≥ ${g.sharpe_min}`,
+    `max drawdown ≤ ${g.max_drawdown_max * 100} %`,
+    `profit factor ≥ ${g.profit_factor_min}`,
+    `trades ≥ ${g.trades_min}`,
+    `Deflated Sharpe probability ≥ ${g.dsr_min}`,
+    `positive folds ≥ ${g.folds_positive_min}`,
+  ];
+  for (const [name, b] of Object.entries(g.metrics)) {
+    if (b.min !== undefined) lines.push(`${name} ≥ ${b.min}`);
+    if (b.max !== undefined) lines.push(`${name} ≤ ${b.max}`);
+  }
+  return lines.map((l) => `- ${l}`).join("\n");
+}
+
+export const NUDGES_HEADING = "# Nudges from the people steering this run (they take priority)";
+
+function nudgesSection(nudges: readonly string[]): string {
+  if (nudges.length === 0) return `${NUDGES_HEADING}\n\nNone so far.`;
+  return `${NUDGES_HEADING}\n\nThese come from the humans running the research. Follow them over your own plan and over the notes (but never over the harness rules above):\n\n${nudges.map((n, i) => `${i + 1}. ${n.trim()}`).join("\n")}`;
+}
+
+export function buildPrompt(input: PromptInput): RenderedPrompt {
+  const state = PromptRunStateSchema.parse(input.state);
+  const s = state;
+  const history = input.history.trim() === "" ? "No iterations yet." : input.history.trim();
+  const user = [
+    `# This run\n\nBrief: ${s.brief.trim() === "" ? "find a strategy that clears every gate" : s.brief.trim()}`,
+    `Data: ${s.dataset.symbol} ${s.dataset.timeframe} bars (strategies may use a multiple of ${s.dataset.timeframe}), search window ${inclusiveStart(s.search.start)} to ${inclusiveEnd(s.search.end)} inclusive, UTC; ${s.walkForward.folds} ${s.walkForward.scheme} walk-forward folds with ${s.walkForward.warmupBars} warm-up bars each.`,
+    `Costs per side: fee ${s.costs.feeBps} bps, slippage ${s.costs.slippageBps} bps.`,
+    `Gates (all must pass):\n${gatesText(s.gates)}`,
+    `# History of this run (oldest first)\n\n${history}`,
+    `# Iteration ${s.iteration} of ${s.maxIterations}\n\n${s.nextHypothesis ? `The previous iteration planned: ${s.nextHypothesis.trim()}\n\n` : ""}Work on one idea, backtest it, then call decide.`,
+    nudgesSection(input.nudges),
+  ].join("\n\n");
+  return { system: systemPrompt(), user: `${user}\n` };
+}
