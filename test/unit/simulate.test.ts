@@ -282,6 +282,37 @@ describe("simulate: stops", () => {
     expect(r.trades[0]!.bars).toBe(2);
   });
 
+  it("a gap through the target fills at the better open", () => {
+    const bars = barsOf([
+      [100, 100, 100, 100],
+      [100, 101, 99, 100],
+      [108, 109, 90, 95], // opens above the 5 % target (and later trades through the stop)
+      [95, 95, 95, 95],
+    ]);
+    const r = simulate(bars, events(4, { enterLong: [0] }), {
+      ...base,
+      risk: { stop_loss: { percent: 5 }, take_profit: { percent: 5 } },
+    });
+    expect(r.trades[0]!.reason).toBe("take_profit");
+    expect(r.trades[0]!.exitPrice).toBe(108);
+  });
+
+  it("a short losing all its equity is liquidated at the close and nothing trades after", () => {
+    const bars = barsOf([
+      [100, 100, 100, 100],
+      [100, 100, 100, 100],
+      [100, 215, 100, 210], // equity 2 − 2.1 < 0
+      [210, 210, 210, 210],
+      [210, 210, 210, 210],
+    ]);
+    const r = simulate(bars, events(5, { enterShort: [0, 3] }), { ...base, direction: "long_short" });
+    expect(r.trades).toHaveLength(1);
+    expect(r.trades[0]!.reason).toBe("liquidation");
+    expect(Array.from(r.equity)).toEqual([1, 1, 0, 0, 0]);
+    expect(r.returns[2]).toBe(-1);
+    expect(r.returns[3]).toBe(0);
+  });
+
   it("rejects an R-multiple target without a stop loss", () => {
     expect(() =>
       simulate(flatBars(3), events(3, {}), { ...base, risk: { take_profit: { r_multiple: 2 } } }),
