@@ -100,12 +100,33 @@ export function generateSynthetic(options: SyntheticOptions): SyntheticMarket {
   const regimes = options.regimes ?? DEFAULT_REGIMES;
   const drift = REGIMES.map((r) => regimes[r].drift / barsPerYear);
   const volScale = REGIMES.map((r) => regimes[r].volScale);
-  const switchProb = Math.min(1, stepMs / ((options.meanRegimeDays ?? 20) * DAY_MS));
+  for (const r of REGIMES) {
+    const { drift: d, volScale: v } = regimes[r];
+    if (!(Number.isFinite(d) && v > 0 && Number.isFinite(v))) {
+      throw new Error(`regime ${r} needs a finite drift and a positive volScale, got ${d} and ${v}`);
+    }
+  }
   const jumpProb = Math.min(1, (options.jumpsPerYear ?? 12) / barsPerYear);
   const jumpStd = options.jumpStd ?? 0.02;
   const baseVolume = options.baseVolume ?? 20 * (stepMs / 60_000);
   const openGap = options.openGap ?? 0;
+  const meanRegimeDays = options.meanRegimeDays ?? 20;
+  for (const [name, v] of [
+    ["annualVol", annualVol],
+    ["meanRegimeDays", meanRegimeDays],
+    ["baseVolume", baseVolume],
+  ] as const) {
+    if (!(v > 0 && Number.isFinite(v))) throw new Error(`${name} must be a positive number, got ${v}`);
+  }
+  for (const [name, v] of [
+    ["jumpStd", jumpStd],
+    ["openGap", openGap],
+    ["jumpsPerYear", options.jumpsPerYear ?? 12],
+  ] as const) {
+    if (!(v >= 0 && Number.isFinite(v))) throw new Error(`${name} must be a number >= 0, got ${v}`);
+  }
 
+  const switchProb = Math.min(1, stepMs / (meanRegimeDays * DAY_MS));
   const uncondVar = (annualVol * annualVol) / barsPerYear;
   const uncondSd = Math.sqrt(uncondVar);
   const omega = uncondVar * (1 - alpha - beta);

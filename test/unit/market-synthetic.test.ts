@@ -238,6 +238,8 @@ describe("syntheticBars", () => {
     expect(() => syntheticBars({ n: 3, timeframe: "4h", start: "2024-01-01T01:00:00Z" })).toThrow(/grid/);
     expect(() => syntheticBars({ n: 3, garchAlpha: 0.5, garchBeta: 0.6 })).toThrow(/alpha \+ beta < 1/);
     expect(() => syntheticBars({ n: -1 })).toThrow(/n must be/);
+    expect(() => syntheticBars({ n: 3, annualVol: 0 })).toThrow(/annualVol must be a positive number/);
+    expect(() => syntheticBars({ n: 3, openGap: -1 })).toThrow(/openGap must be a number >= 0/);
     expect(syntheticBars({ n: 0 }).time.length).toBe(0);
   });
 });
