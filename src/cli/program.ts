@@ -1,7 +1,12 @@
 import { Command } from "commander";
 import { maskSecrets } from "../log/secrets.ts";
+import { importFiles } from "../market/import.ts";
+import { openDb } from "../store/db.ts";
 import { register as registerBacktest } from "./backtest-command.ts";
+import { dataCommand } from "./data-command.ts";
+import { registerDataDownload } from "./data-download-command.ts";
 import { register as registerLlm } from "./llm-command.ts";
+import { register as registerRun } from "./run-command.ts";
 import { register as registerStats } from "./stats-command.ts";
 
 /**
@@ -13,7 +18,19 @@ export function buildProgram(): Command {
     .description("LLM autoresearch loop that mines crypto trading strategies")
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
+  registerRun(program);
   registerBacktest(program);
+  const data = dataCommand(program);
+  registerDataDownload(data, {
+    importFiles: async (paths) => {
+      const db = await openDb();
+      try {
+        return await importFiles(db, paths);
+      } finally {
+        await db.close();
+      }
+    },
+  });
   registerStats(program);
   registerLlm(program);
   return program;

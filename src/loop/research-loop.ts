@@ -1,0 +1,486 @@
+/**
+ * The research loop: claim nudges → driver proposes → evaluate on the search window → gates and
+ * ledger → holdout once if it passed → driver decides → iteration row, nudge claims and events in
+ * one transaction. Then budgets and stuck detection, and the next iteration.
+ *
+ * Durability: nothing is "in flight" in memory that matters. An iteration either committed (its
+ * row exists) or it is redone from scratch; trials and events carry stable keys, so a redo never
+ * duplicates them, and nudges are claimed only by the transaction that commits the iteration.
+ */
+import type { Sandbox } from "../backtest/sandbox/index.ts";
+import {
+  type Decision,
+  eventId,
+  type IterationStatus,
+  type IterationSummary,
+  NO_TOKENS,
+  type Nudge,
+  type RunEvent,
+  type StageTimings,
+  type TokenUsage,
+} from "../domain/run.ts";
+import { datasetKey, durationMs, type FrozenRunConfig, holdoutWindowHash } from "../domain/run-config.ts";
+import { log } from "../log/logger.ts";
+import type { CandidateOutcome, Driver, DriverContext, ProposedCandidate } from "./driver.ts";
+import { driverView } from "./driver.ts";
+import { type Evaluation, evaluateCandidate } from "./evaluate.ts";
+import { evaluateHoldout } from "./holdout.ts";
+import { type Judgement, judge } from "./judge.ts";
+import type { TrialLedger } from "./ledger.ts";
+import type { RunRecord, RunRepository } from "./run-repository.ts";
+import { bestDistance, detectStuck } from "./stuck.ts";
+import type { RunWindows } from "./windows.ts";
+
+export interface LoopDeps {
+  readonly runs: RunRepository;
+  readonly ledger: TrialLedger;
+  readonly windows: RunWindows;
+  readonly sandbox: Sandbox;
+  readonly driver: Driver;
+  /** Called after each committed iteration (the terminal front end prints a row). */
+  readonly onIteration?: (it: CompletedIteration) => void;
+  readonly now?: () => number;
+}
+
+export interface CompletedIteration {
+  readonly n: number;
+  readonly status: IterationStatus;
+  readonly name: string | null;
+  readonly family: string | null;
+  readonly metrics: Readonly<Record<string, number>> | null;
+  readonly gates: CandidateOutcome["gates"];
+  readonly reasons: readonly string[];
+  readonly decision: Decision | null;
+  readonly forced: string | null;
+  readonly nudges: readonly Nudge[];
+  readonly holdout: HoldoutSummary | null;
+  readonly tokens: TokenUsage;
+  readonly timings: StageTimings;
+}
+
+export interface HoldoutSummary {
+  readonly ok: boolean;
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly error?: string;
+  readonly from?: number;
+  readonly to?: number;
+  /** Holdout evaluations on this dataset and holdout window so far, this one included. */
+  readonly peeks: number;
+}
+
+/** Thrown by a driver when the model endpoint stays down past the client's retry budget. */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof Error && (err.name === "LlmUnreachableError" || /unreachable/i.test(err.name));
+}
+
+const CURVE_POINTS = 200;
+
+/** Equity and buy-and-hold sampled to a few hundred points for the thread's chart. */
+function curveOf(ev: Evaluation, closeAt: (t: number) => number | undefined) {
+  const eq = ev.equity;
+  const time = ev.time;
+  if (!eq || !time || eq.length === 0) return undefined;
+  const step = Math.max(1, Math.floor(eq.length / CURVE_POINTS));
+  const t: number[] = [];
+  const equity: number[] = [];
+  const benchmark: number[] = [];
+  const c0 = closeAt(time[0] as number);
+  for (let i = 0; i < eq.length; i += step) {
+    t.push(time[i] as number);
+    equity.push(Number((eq[i] as number).toFixed(5)));
+    const c = closeAt(time[i] as number);
+    benchmark.push(c0 && c ? Number((c / c0).toFixed(5)) : 1);
+  }
+  return { t, equity, benchmark };
+}
+
+function metricsRecord(ev: Evaluation | undefined, j: Judgement | undefined): Record<string, number> | null {
+  if (!ev?.aggregate) return null;
+  return {
+    ...(ev.aggregate as unknown as Record<string, number>),
+    dsr: j?.deflation?.dsr ?? 0,
+    foldsPositive: j?.foldsPositive ?? 0,
+  };
+}
+
+function failedFixesInARow(history: readonly IterationSummary[]): number {
+  let k = 0;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i] as IterationSummary;
+    if (h.decision === "fix" && (h.status === "crashed" || h.status === "model_error")) k++;
+    else break;
+  }
+  return k;
+}
+
+export class ResearchLoop {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly deps: LoopDeps,
+    private readonly frozen: FrozenRunConfig,
+    private readonly runId: string,
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Runs iterations until a budget is spent, the run is stopped or paused (from any process: the
+   * status is re-read before every iteration), or `signal` aborts. Returns the run as it ends.
+   */
+  async run(signal: AbortSignal): Promise<RunRecord> {
+    const { runs } = this.deps;
+    const started = await runs.setStatus(
+      this.runId,
+      "running",
+      null,
+      [{ eventId: eventId(this.runId, "run.started"), runId: this.runId, type: "run.started", payload: {} }],
+      ["created", "running", "paused"],
+    );
+    if (!started) return this.current();
+    for (;;) {
+      const run = await this.current();
+      if (run.status !== "running" || signal.aborted) return run;
+      const done = this.budgetSpent(run);
+      if (done) return this.finish("completed", done);
+      try {
+        await this.iterate(run, signal);
+      } catch (err) {
+        if (signal.aborted) return this.current();
+        if (isUnreachable(err)) {
+          const since = new Date(this.now()).toISOString().slice(11, 16);
+          const reason = `model endpoint unreachable since ${since} UTC`;
+          await runs.setStatus(this.runId, "paused", reason, [
+            {
+              eventId: eventId(this.runId, "run.paused", run.iterationsDone + 1, String(this.now())),
+              runId: this.runId,
+              type: "run.paused",
+              payload: { reason },
+            },
+          ]);
+          log().warn({ run: this.runId, reason }, "run paused");
+          return this.current();
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async current(): Promise<RunRecord> {
+    const run = await this.deps.runs.getRun(this.runId);
+    if (!run) throw new Error(`run ${this.runId} does not exist`);
+    return run;
+  }
+
+  private budgetSpent(run: RunRecord): string | undefined {
+    const b = this.frozen.config.budgets;
+    if (run.iterationsDone >= b.max_iterations) return `reached max_iterations (${b.max_iterations})`;
+    if (run.startedAt && this.now() - run.startedAt.getTime() >= durationMs(b.max_wall_clock)) {
+      return `reached max_wall_clock (${b.max_wall_clock})`;
+    }
+    if (b.max_tokens_total !== undefined && run.tokensUsed >= b.max_tokens_total) {
+      return `reached max_tokens_total (${b.max_tokens_total})`;
+    }
+    if (this.frozen.config.loop.stop_on_first_pass && run.passes > 0)
+      return "a candidate passed every gate (stop_on_first_pass)";
+    return undefined;
+  }
+
+  private async finish(status: "completed" | "stopped" | "failed", reason: string): Promise<RunRecord> {
+    const run = await this.current();
+    await this.deps.runs.setStatus(
+      this.runId,
+      status,
+      reason,
+      [
+        {
+          eventId: eventId(this.runId, "run.finished"),
+          runId: this.runId,
+          type: "run.finished",
+          payload: {
+            status,
+            reason,
+            iterations: run.iterationsDone,
+            passes: run.passes,
+            bestIteration: run.bestIteration,
+            bestDistance: run.bestDistance,
+          },
+        },
+      ],
+      ["running"],
+    );
+    return this.current();
+  }
+
+  /** One iteration, committed atomically at the end (or not at all). */
+  async iterate(run: RunRecord, signal: AbortSignal): Promise<CompletedIteration> {
+    const { runs, ledger, driver, sandbox, windows } = this.deps;
+    const config = this.frozen.config;
+    const n = (await runs.lastIteration(this.runId)) + 1;
+    const history = await runs.history(this.runId);
+    // The snapshot of nudges this iteration uses; one arriving later waits for the next iteration.
+    const nudges = await runs.pendingNudges(this.runId);
+    const searchBars = await windows.search();
+    const resampled = new Map();
+    const timings: StageTimings = { proposeMs: 0, compileMs: 0, backtestMs: 0, gateMs: 0, decideMs: 0 };
+    const evaluated = new Map<number, { ev: Evaluation; j: Judgement }>();
+    const trialIds: number[] = [];
+
+    const evaluate = async (c: ProposedCandidate): Promise<CandidateOutcome> => {
+      const ev = await evaluateCandidate(c, { run: this.frozen, searchBars, sandbox, resampled });
+      timings.compileMs += ev.timings.compileMs;
+      timings.backtestMs += ev.timings.backtestMs + ev.timings.lookaheadMs;
+      const tg = performance.now();
+      const j = await judge(ev, {
+        run: this.frozen,
+        ledger,
+        driver: driver.name,
+        runId: this.runId,
+        iteration: n,
+        // The same candidate redone after a crash is the same trial, never a second one.
+        idempotencyKey: `${this.runId}:${n}:${ev.codeHash}:${ev.configHash}`,
+      });
+      timings.gateMs += performance.now() - tg;
+      evaluated.set(j.trialId, { ev, j });
+      if (!trialIds.includes(j.trialId)) trialIds.push(j.trialId);
+      return {
+        status: j.status === "crashed" ? "crashed" : j.status,
+        reasons: j.verdict.reasons,
+        gates: j.verdict.results,
+        distance: j.verdict.distance,
+        ...(ev.aggregate ? { metrics: metricsRecord(ev, j) as Record<string, number> } : {}),
+        ...(ev.error ? { error: ev.error } : {}),
+        ...(ev.strategy ? { strategyName: ev.strategy.name, family: ev.strategy.family } : {}),
+        trialId: j.trialId,
+      };
+    };
+
+    const ctx: DriverContext = {
+      runId: this.runId,
+      iteration: n,
+      brief: run.brief,
+      config: driverView(config),
+      seed: config.loop.seed,
+      history,
+      nudges,
+      signal,
+      evaluate,
+    };
+
+    const tp = performance.now();
+    const proposal = await driver.propose(ctx);
+    timings.proposeMs = performance.now() - tp - timings.compileMs - timings.backtestMs - timings.gateMs;
+    const tokens = proposal.usage ?? NO_TOKENS;
+    const candidate = proposal.candidate;
+
+    let outcome: CandidateOutcome | undefined;
+    if (candidate) outcome = proposal.outcome ?? (await evaluate(candidate));
+    const detail = outcome ? evaluated.get(outcome.trialId) : undefined;
+
+    // The sealed holdout: once, for a candidate that passed; humans see it, drivers never do.
+    let holdout: HoldoutSummary | null = null;
+    if (candidate && outcome?.status === "passed" && detail?.ev.config) {
+      const h = await evaluateHoldout(candidate, detail.ev.config.timeframe, {
+        run: this.frozen,
+        windows,
+        sandbox,
+      });
+      const peeks = await ledger.recordHoldout({
+        dataset: datasetKey(config),
+        holdoutHash: holdoutWindowHash(config),
+        trialId: outcome.trialId,
+        runId: this.runId,
+        iteration: n,
+        metrics: h.ok ? { ...h.metrics } : { error: h.error.message },
+        idempotencyKey: `${this.runId}:${n}:holdout`,
+      });
+      holdout = h.ok
+        ? {
+            ok: true,
+            metrics: { ...(h.metrics as unknown as Record<string, number>) },
+            from: h.from,
+            to: h.to,
+            peeks,
+          }
+        : { ok: false, error: h.error.message, peeks };
+    }
+
+    let decision: Decision | null = proposal.decision ?? null;
+    const td = performance.now();
+    if (!decision && candidate && outcome) decision = await driver.decide(ctx, candidate, outcome);
+    timings.decideMs = performance.now() - td;
+
+    // Loop policy on top of any driver.
+    let forced: string | null = null;
+    const crashed = !outcome || outcome.status === "crashed";
+    if (
+      decision?.decision === "fix" &&
+      crashed &&
+      failedFixesInARow(history) + 1 >= config.loop.max_fix_attempts
+    ) {
+      forced = `${config.loop.max_fix_attempts} failed fixes in a row: abandoning this idea`;
+      decision = { ...decision, decision: "abandon" };
+    }
+    const isDup = (reasons: readonly string[]) => reasons.some((r) => r.startsWith("duplicate of"));
+    if (
+      outcome &&
+      isDup(outcome.reasons) &&
+      isDup(history.at(-1)?.reasons ?? []) &&
+      decision?.decision !== "new_approach"
+    ) {
+      forced = "repeated near-duplicates: forcing a new approach";
+      decision = {
+        decision: "new_approach",
+        rationale: decision?.rationale ?? forced,
+        nextHypothesis: decision?.nextHypothesis ?? "",
+      };
+    }
+
+    const status: IterationStatus = !candidate
+      ? "model_error"
+      : outcome?.status === "passed"
+        ? "passed"
+        : outcome?.status === "crashed"
+          ? "crashed"
+          : "discarded";
+    const reasons = outcome?.reasons ?? [`model_error: ${proposal.modelError?.message ?? "no candidate"}`];
+    const metrics = metricsRecord(detail?.ev, detail?.j);
+    const distance = outcome ? outcome.distance : null;
+
+    const distances = [...history.map((h) => h.distance), distance];
+    const families = [...history.map((h) => h.family), outcome?.family ?? candidate?.family ?? null];
+    const best = bestDistance(distances);
+    const stuck = detectStuck({ distances, families, k: config.loop.stuck_after });
+
+    const name = outcome?.strategyName ?? candidate?.name ?? null;
+    const family = outcome?.family ?? candidate?.family ?? null;
+    const events: RunEvent[] = [];
+    const closeAt = (t: number) => {
+      // Sparse lookups into the base bars for the buy-and-hold line.
+      let lo = 0;
+      let hi = searchBars.time.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((searchBars.time[mid] as number) < t) lo = mid + 1;
+        else hi = mid;
+      }
+      return searchBars.close[lo];
+    };
+    events.push({
+      eventId: eventId(this.runId, "iteration.completed", n),
+      runId: this.runId,
+      type: "iteration.completed",
+      payload: {
+        n,
+        name,
+        family,
+        status,
+        hypothesis: proposal.hypothesis ?? candidate?.hypothesis ?? null,
+        metrics,
+        gates: outcome?.gates ?? [],
+        reasons,
+        decision,
+        forced,
+        nudges: nudges.map((x) => ({ id: x.id, author: x.author, text: x.text })),
+        tokens,
+        timings,
+        curve: detail ? curveOf(detail.ev, closeAt) : undefined,
+      },
+    });
+    for (const x of nudges) {
+      events.push({
+        eventId: eventId(this.runId, "nudge.applied", n, String(x.id)),
+        runId: this.runId,
+        type: "nudge.applied",
+        payload: { n, nudgeId: x.id, author: x.author, text: x.text, source: x.source },
+      });
+    }
+    if (status === "passed" && candidate) {
+      events.push({
+        eventId: eventId(this.runId, "gate.passed", n),
+        runId: this.runId,
+        type: "gate.passed",
+        payload: {
+          n,
+          name,
+          family,
+          metrics,
+          gates: outcome?.gates ?? [],
+          code: candidate.code,
+          configYaml: candidate.configYaml,
+        },
+      });
+    }
+    if (holdout) {
+      events.push({
+        eventId: eventId(this.runId, "holdout.evaluated", n),
+        runId: this.runId,
+        type: "holdout.evaluated",
+        payload: { n, name, ...holdout },
+      });
+    }
+    if (stuck.stuck && !run.stuck) {
+      events.push({
+        eventId: eventId(this.runId, "run.stuck", n),
+        runId: this.runId,
+        type: "run.stuck",
+        payload: { n, reason: stuck.reason },
+      });
+    }
+
+    const committed = await runs.commitIteration(
+      {
+        runId: this.runId,
+        n,
+        name,
+        family,
+        hypothesis: proposal.hypothesis ?? candidate?.hypothesis ?? null,
+        code: candidate?.code ?? null,
+        configYaml: candidate?.configYaml ?? null,
+        status,
+        metrics,
+        folds: detail?.ev.folds ?? null,
+        gates: outcome?.gates ?? null,
+        reasons,
+        distance,
+        decision,
+        forced,
+        nudgeIds: nudges.map((x) => x.id),
+        tokens,
+        timings,
+        trialIds: [...new Set([...(proposal.trialIds ?? []), ...trialIds])],
+        backtests: proposal.backtests ?? trialIds.length,
+        error:
+          detail?.ev.error ??
+          (proposal.modelError ? { kind: "model_error", message: proposal.modelError.message } : null),
+        rawOutput: proposal.modelError?.raw ?? null,
+        holdout,
+      },
+      {
+        passesDelta: status === "passed" ? 1 : 0,
+        bestDistance: best.best,
+        bestIteration: best.at,
+        tokens: tokens.promptTokens + tokens.completionTokens,
+        stuck: stuck.stuck,
+      },
+      events,
+    );
+    const done: CompletedIteration = {
+      n,
+      status,
+      name,
+      family,
+      metrics,
+      gates: outcome?.gates ?? [],
+      reasons,
+      decision,
+      forced,
+      nudges,
+      holdout,
+      tokens,
+      timings,
+    };
+    if (committed) this.deps.onIteration?.(done);
+    return done;
+  }
+}
