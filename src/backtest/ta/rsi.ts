@@ -25,8 +25,10 @@ export function rsi(source: Series, period = 14): Float64Array {
       out[i] = Number.NaN;
       continue;
     }
-    const gain = x > prev ? x - prev : 0;
-    const loss = x > prev ? 0 : prev - x;
+    // Branch-free (a random up/down branch mispredicts half the time); equal to trading-signals'
+    // `x > prev ? gain : loss` split, a flat bar giving 0 to both.
+    const gain = Math.max(x - prev, 0);
+    const loss = Math.max(prev - x, 0);
     prev = x;
     count++;
     if (count < period) {
