@@ -26,7 +26,13 @@ export function findEntry(library: Library, name: string | null | undefined): Li
 }
 
 const yamlKey = (k: string) => (/^[A-Za-z_][\w-]*$/.test(k) ? k : JSON.stringify(k));
-const yamlScalar = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : String(v));
+// Plain words stay unquoted like the library's YAML; anything YAML could read as another type is quoted.
+const yamlScalar = (v: unknown) =>
+  typeof v !== "string"
+    ? String(v)
+    : /^[A-Za-z_][\w.-]*$/.test(v) && !/^(true|false|yes|no|on|off|null|y|n)$/i.test(v)
+      ? v
+      : JSON.stringify(v);
 
 function flowMap(o: Readonly<Record<string, unknown>>): string {
   const parts = Object.entries(o)
@@ -60,9 +66,27 @@ export function genomeCandidate(entry: LibraryEntry, g: Genome, hypothesis: stri
   return { code: entry.code, configYaml: genomeYaml(g), hypothesis, name: entry.name, family: entry.family };
 }
 
+// Drivers re-read the whole history on every proposal and a YAML parse costs milliseconds, so
+// decoded configs are remembered per library (bounded: cleared when it grows past the cap).
+const decoded = new WeakMap<Library, Map<string, Genome | undefined>>();
+const DECODED_CAP = 20_000;
+
 /** Reads a genome back from a config the run stored; undefined when it is not a library strategy's. */
 export function genomeFromYaml(library: Library, yaml: string | null | undefined): Genome | undefined {
   if (!yaml) return undefined;
+  let memo = decoded.get(library);
+  if (!memo) {
+    memo = new Map();
+    decoded.set(library, memo);
+  }
+  if (memo.has(yaml)) return memo.get(yaml);
+  if (memo.size >= DECODED_CAP) memo.clear();
+  const genome = decodeGenome(library, yaml);
+  memo.set(yaml, genome);
+  return genome;
+}
+
+function decodeGenome(library: Library, yaml: string): Genome | undefined {
   const strategy = /^strategy:\s*["']?([\w.-]+)/m.exec(yaml)?.[1];
   const entry = findEntry(library, strategy);
   if (!entry) return undefined;
@@ -135,7 +159,7 @@ export function randomParam(spec: ParamSpec, rng: Random): ParamValue {
 
 export function randomParams(specs: ParamSpecs, rng: Random): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};
-  for (const name of Object.keys(specs).sort()) out[name] = randomParam(specs[name] as ParamSpec, rng);
+  for (const name of Object.keys(specs)) out[name] = randomParam(specs[name] as ParamSpec, rng);
   return out;
 }
 

@@ -249,13 +249,25 @@ function moveOn(
   };
 }
 
-function fix(last: IterationSummary, entry: LibraryEntry, env: Env): HeuristicStep {
+function fix(
+  h: readonly IterationSummary[],
+  last: IterationSummary,
+  entry: LibraryEntry,
+  env: Env,
+): HeuristicStep {
+  const shipped = shippedGenome(entry, env.base);
+  const tried = triedConfigs(h);
+  // The shipped config already ran in this run: a rerun would only be flagged as a duplicate.
+  const genome = tried.has(genomeYaml(shipped))
+    ? perturb(entry, shipped, env, `fix:${h.length}`, tried)
+    : shipped;
+  const near = genome === shipped ? "on its shipped config" : "near its shipped config";
   return {
     decision: "fix",
     rationale: `#${last.n} failed (${firstReason(last)}); the heuristic cannot edit code, so it goes back to ${entry.name}'s shipped config.`,
     entry,
-    genome: shippedGenome(entry, env.base),
-    hypothesis: `${entry.name} on its shipped config runs cleanly where #${last.n} failed (${firstReason(last)})`,
+    genome,
+    hypothesis: `${entry.name} ${near} runs cleanly where #${last.n} failed (${firstReason(last)})`,
   };
 }
 
@@ -371,10 +383,10 @@ export function planNext(
     if (f.crashed || f.policy || !genome) {
       if (atShipped || !genome)
         return onward("abandon", `${entry.name} fails even on its shipped config (${reason}); move on.`);
-      return fix(last, entry, env);
+      return fix(h, last, entry, env);
     }
   }
-  if (forced === "fix" || !genome) return fix(last, entry, env);
+  if (forced === "fix" || !genome) return fix(h, last, entry, env);
 
   // tune (recorded or chosen): which one depends on the failed gate.
   const tuned = (): HeuristicStep | undefined => {
