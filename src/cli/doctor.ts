@@ -1,4 +1,4 @@
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { Redis } from "ioredis";
 import { endpointFromEnv } from "../llm/client.ts";
 import { type CheckResult, type CheckStatus, checkLlm, describeLlmFailure } from "../llm/doctor-llm.ts";
@@ -25,8 +25,8 @@ export interface DoctorOptions {
   cwd?: string;
 }
 
-// Opening PGlite and applying migrations on a cold folder takes several seconds on a small machine.
-export const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const PGLITE_MIN_TIMEOUT_MS = 90_000;
 export const DEFAULT_LLM_TIMEOUT_MS = 120_000;
 
 class CheckTimeout extends Error {}
@@ -65,7 +65,10 @@ function message(err: unknown, service?: string): string {
   const code = errorCode(err);
   const known = code ? CODE_TEXT[code] : undefined;
   if (known) return code === "ECONNREFUSED" && service ? `${known} — is ${service} running?` : known;
-  const text = err instanceof Error ? err.message : String(err);
+  // fetch says only "fetch failed"; the reason is in its cause.
+  let inner: unknown = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  const text = inner instanceof Error ? inner.message : String(err);
   return text === "" && code ? code : text;
 }
 
@@ -105,14 +108,16 @@ async function checkStore(
   env: NodeJS.ProcessEnv,
 ) {
   const url = env["DATABASE_URL"]?.trim() ?? "";
-  const home = env["ALPHALOOP_HOME"] ?? join(o.cwd, ".alphaloop");
-  const dataDir = join(home, "pgdata");
-  const target = url ? describePgUrl(url) : relative(o.cwd, dataDir) || dataDir;
+  const dataDir = join(resolve(o.cwd, env["ALPHALOOP_HOME"] ?? ".alphaloop"), "pgdata");
+  const rel = relative(o.cwd, dataDir);
+  const target = url ? describePgUrl(url) : rel && !rel.startsWith("..") ? rel : dataDir;
+  // A first PGlite open runs initdb in WASM: tens of seconds on a busy small machine.
+  const limit = url ? o.timeoutMs : Math.max(o.timeoutMs, PGLITE_MIN_TIMEOUT_MS);
   let opened: Promise<Db> | undefined;
   const result = await timed(
     "postgres",
     target,
-    o.timeoutMs,
+    limit,
     async () => {
       opened = openDb({ url, dataDir, ...(o.dbSchema ? { schema: o.dbSchema } : {}) });
       const db = await opened;

@@ -4,8 +4,10 @@ import { type AgentOptions, CORRECTION, runAgentSession } from "../../src/llm/ag
 import type { BacktestPaths } from "../../src/llm/agent-tools.ts";
 import { LlmClient } from "../../src/llm/client.ts";
 import { LlmUnreachableError } from "../../src/llm/errors.ts";
+import { buildPrompt, promptRunStateOf } from "../../src/llm/prompt.ts";
 import type { StructuredMode } from "../../src/llm/structured.ts";
 import { loadLibrary, Workspace } from "../../src/llm/workspace.ts";
+import { loadRunConfigFiles } from "../../src/loop/config-files.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgWorkspaceFiles } from "../../src/store/workspace-files.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
@@ -66,6 +68,7 @@ const decide = (decision = "tune") =>
   ]);
 
 const backend = backends[0];
+const runConfig = loadRunConfigFiles();
 
 describe("agent session against a scripted model server", () => {
   let db: Db;
@@ -102,7 +105,11 @@ describe("agent session against a scripted model server", () => {
     const workspace = new Workspace({ runId, store, library, notes: new Map([["notes/a.md", "prefer 4h"]]) });
     const result = await runAgentSession<Echo>({
       client,
-      prompt: { system: "SYSTEM", user: "USER" },
+      prompt: buildPrompt({
+        state: promptRunStateOf(runConfig, { runId, iteration: 1, brief: "mean reversion on 4h" }),
+        history: "",
+        nudges: ["try mean reversion"],
+      }),
       workspace,
       runBacktest: echoBacktest,
       history: async (limit) => `last ${limit}: #1 ema-cross Sharpe 0.2 DISCARD`,
@@ -172,6 +179,10 @@ describe("agent session against a scripted model server", () => {
     const answered = body.messages.filter((m) => m.role === "tool").map((m) => m.tool_call_id);
     expect(answered).toEqual(asked);
     expect(body.messages.some((m) => JSON.stringify(m).includes("<tool_call>"))).toBe(false);
+    // The prompt prefix (system message and first user turn) is byte-identical in every request.
+    const firsts = chats.map((c) => JSON.stringify((c.body as { messages: unknown[] }).messages.slice(0, 2)));
+    expect(new Set(firsts).size).toBe(1);
+    expect(firsts[0]).toContain("ta.keltner(");
   });
 
   it("answers invalid arguments with the field and the expected shape, and the model recovers", async () => {

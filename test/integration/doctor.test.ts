@@ -110,7 +110,8 @@ describe("alphaloop doctor", () => {
     expect(llm?.requests.every((r) => r.headers.authorization === `Bearer ${API_KEY}`)).toBe(true);
     const body = llm?.chatRequests()[0]?.body as { tools: { function: { name: string } }[] };
     expect(body.tools.map((t) => t.function.name)).toEqual(["read_file"]);
-  });
+    // A first on-disk PGlite open runs initdb in WASM: slow on a loaded CI machine.
+  }, 120_000);
 
   it.each([
     [
