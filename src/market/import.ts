@@ -48,6 +48,7 @@ export interface ImportResult {
 }
 
 const SYMBOL = /^[A-Z0-9][A-Z0-9._-]{0,31}$/;
+const ANALYZE_AFTER_ROWS = 50_000;
 
 export async function importFiles(
   db: Db,
@@ -145,6 +146,9 @@ export async function importFiles(
       if (changed.has(key(d))) await refreshDataset(tx, d.symbol, d.timeframe);
     }
   });
+  // Planner statistics: right after a big first import they say the table is tiny, and the
+  // window load picks a bitmap scan plus an on-disk sort instead of walking the primary key.
+  if (inserted + updated >= ANALYZE_AFTER_ROWS) await db.query("ANALYZE bars", []);
   // Revisions changed, so cached windows of these datasets can never be hit again: free them now.
   for (const d of datasets)
     if (changed.has(key(d))) defaultWindowCache().forgetDataset(d.symbol, d.timeframe);

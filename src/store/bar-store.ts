@@ -24,18 +24,50 @@ export interface DatasetRow {
 
 const STAGE = "alphaloop_bars_stage";
 const ROWS_PER_CHUNK = 8192;
+const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
+/** Signature, flags (0), header extension length (0). */
+const COPY_HEADER = Uint8Array.from([...SIGNATURE, 0, 0, 0, 0, 0, 0, 0, 0]);
+/** One (timestamptz, float8 × 5) tuple: field count, then length + 8 bytes per field. */
+const ROW_BYTES = 2 + 6 * (4 + 8);
+/** Milliseconds from the Unix epoch to Postgres' epoch (2000-01-01). */
+const PG_EPOCH_MS = 946_684_800_000;
 
-function* csvChunks(bars: Bars, onRows?: (rows: number) => void): Generator<string> {
+/**
+ * Bars as Postgres binary COPY chunks of (timestamptz, float8 × 5): no float text to format here or
+ * to parse in the server, and the timestamp arrives ready to store.
+ */
+function* binaryChunks(bars: Bars, onRows?: (rows: number) => void): Generator<Uint8Array> {
   const { time, open, high, low, close, volume } = bars;
   const n = time.length;
   for (let start = 0; start < n; start += ROWS_PER_CHUNK) {
     const end = Math.min(n, start + ROWS_PER_CHUNK);
-    let s = "";
-    // String(x) is the shortest text that parses back to the same double, so nothing is rounded.
+    const head = start === 0 ? COPY_HEADER.length : 0;
+    const tail = end === n ? 2 : 0;
+    const buf = new Uint8Array(head + (end - start) * ROW_BYTES + tail);
+    const view = new DataView(buf.buffer);
+    if (head) buf.set(COPY_HEADER);
+    let p = head;
     for (let i = start; i < end; i++) {
-      s += `${time[i]},${open[i]},${high[i]},${low[i]},${close[i]},${volume[i]}\n`;
+      const us = ((time[i] as number) - PG_EPOCH_MS) * 1000;
+      const hi = Math.floor(us / 4294967296);
+      view.setInt16(p, 6);
+      view.setInt32(p + 2, 8);
+      view.setInt32(p + 6, hi);
+      view.setUint32(p + 10, us - hi * 4294967296);
+      view.setInt32(p + 14, 8);
+      view.setFloat64(p + 18, open[i] as number);
+      view.setInt32(p + 26, 8);
+      view.setFloat64(p + 30, high[i] as number);
+      view.setInt32(p + 38, 8);
+      view.setFloat64(p + 42, low[i] as number);
+      view.setInt32(p + 50, 8);
+      view.setFloat64(p + 54, close[i] as number);
+      view.setInt32(p + 62, 8);
+      view.setFloat64(p + 66, volume[i] as number);
+      p += ROW_BYTES;
     }
-    yield s;
+    if (tail) view.setInt16(p, -1);
+    yield buf;
     onRows?.(end - start);
   }
 }
@@ -56,7 +88,9 @@ export async function lockDataset(tx: Queryable, symbol: string, timeframe: stri
 /**
  * Upsert bars (sorted, unique times) into one dataset: COPY into a temporary staging table, then
  * one INSERT ... ON CONFLICT that rewrites only rows whose values differ, so re-importing the same
- * data writes nothing. Returns how many rows were inserted and how many changed.
+ * data writes nothing. When no stored bar falls inside the new range (the usual first import), a
+ * plain INSERT does the same job without the per-row conflict machinery. Callers hold the dataset
+ * lock (`lockDataset`), which is what makes that range check safe. Returns rows inserted / changed.
  */
 export async function upsertBars(
   tx: Tx,
@@ -66,21 +100,42 @@ export async function upsertBars(
   /** Called as rows are streamed into the staging table (for progress bars). */
   onRows?: (rows: number) => void,
 ): Promise<{ inserted: number; updated: number }> {
-  if (bars.time.length === 0) return { inserted: 0, updated: 0 };
+  const n = bars.time.length;
+  if (n === 0) return { inserted: 0, updated: 0 };
   await tx.query(
     `CREATE TEMP TABLE IF NOT EXISTS ${STAGE} (
-       ts bigint NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL,
+       ts timestamptz NOT NULL, open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL,
        close float8 NOT NULL, volume float8 NOT NULL
      ) ON COMMIT DROP`,
     [],
   );
   await tx.query(`TRUNCATE ${STAGE}`, []);
-  await tx.copyIn(STAGE, ["ts", "open", "high", "low", "close", "volume"], csvChunks(bars, onRows));
+  await tx.copyIn(
+    STAGE,
+    ["ts", "open", "high", "low", "close", "volume"],
+    binaryChunks(bars, onRows),
+    "binary",
+  );
+  const overlap = await tx.query<{ any: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM bars WHERE symbol = $1 AND timeframe = $2
+          AND ts >= timestamptz 'epoch' + $3 * interval '1 millisecond'
+          AND ts <= timestamptz 'epoch' + $4 * interval '1 millisecond'
+     ) AS any`,
+    [symbol, timeframe, bars.time[0], bars.time[n - 1]],
+  );
+  if (!overlap.rows[0]?.any) {
+    await tx.query(
+      `INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
+       SELECT $1, $2, ts, open, high, low, close, volume FROM ${STAGE}`,
+      [symbol, timeframe],
+    );
+    return { inserted: n, updated: 0 };
+  }
   const { rows } = await tx.query<{ inserted: number; updated: number }>(
     `WITH up AS (
        INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
-       SELECT $1, $2, timestamptz 'epoch' + s.ts * interval '1 millisecond', s.open, s.high, s.low, s.close, s.volume
-       FROM ${STAGE} s
+       SELECT $1, $2, s.ts, s.open, s.high, s.low, s.close, s.volume FROM ${STAGE} s
        ON CONFLICT (symbol, timeframe, ts) DO UPDATE
          SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
              close = EXCLUDED.close, volume = EXCLUDED.volume
@@ -103,10 +158,11 @@ export async function refreshDataset(tx: Queryable, symbol: string, timeframe: s
             missing_bars = s.missing, revision = gen_random_uuid(), updated_at = now()
        FROM (
          SELECT count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts,
-                count(*) FILTER (WHERE step > $3) AS gaps,
-                coalesce(sum(round(step / $3) - 1) FILTER (WHERE step > $3), 0)::bigint AS missing
+                count(*) FILTER (WHERE step > $3 * interval '1 millisecond') AS gaps,
+                coalesce(sum(round(extract(epoch FROM step) * 1000 / $3) - 1)
+                  FILTER (WHERE step > $3 * interval '1 millisecond'), 0)::bigint AS missing
            FROM (
-             SELECT ts, extract(epoch FROM ts - lag(ts) OVER (ORDER BY ts)) * 1000 AS step
+             SELECT ts, ts - lag(ts) OVER (ORDER BY ts) AS step
                FROM bars WHERE symbol = $1 AND timeframe = $2
            ) steps
        ) s
@@ -194,11 +250,6 @@ export async function readBars(
   );
   return decodeBinaryBars(payload);
 }
-
-const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
-const ROW_BYTES = 2 + 6 * (4 + 8);
-/** Microseconds from the Unix epoch to Postgres' epoch (2000-01-01). */
-const PG_EPOCH_MS = 946_684_800_000;
 
 /**
  * Decode `COPY ... (FORMAT binary)` of (timestamptz, float8 × 5). Timestamps are int64 microseconds

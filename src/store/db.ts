@@ -24,10 +24,16 @@ export interface Queryable {
  */
 export interface BulkQueryable extends Queryable {
   /**
-   * `COPY table (columns) FROM STDIN (FORMAT csv)`: `csv` yields chunks of complete CSV lines (no
-   * header). Identifiers are checked against a plain-name pattern, never interpolated raw.
+   * `COPY table (columns) FROM STDIN`: `data` yields chunks of CSV lines (no header) or, with
+   * `format: "binary"`, of Postgres binary COPY (header, tuples, trailer). Identifiers are checked
+   * against a plain-name pattern, never interpolated raw.
    */
-  copyIn(table: string, columns: readonly string[], csv: Iterable<string>): Promise<void>;
+  copyIn(
+    table: string,
+    columns: readonly string[],
+    data: Iterable<string | Uint8Array>,
+    format?: "csv" | "binary",
+  ): Promise<void>;
   /**
    * `COPY (select) TO STDOUT (FORMAT binary)` and return the whole payload. COPY takes no bind
    * parameters, so `select` must contain only constants the caller has validated (see `sqlInt`).

@@ -29,11 +29,12 @@ export async function openPglite(dataDir: string, schema: string | undefined): P
       const res = await conn.query<R>(sql, params as unknown[]);
       return { rows: res.rows };
     },
-    copyIn: async (table, columns, csv) => {
+    copyIn: async (table, columns, data, format = "csv") => {
       const cols = columns.map(ident).join(", ");
+      const fmt = format === "binary" ? "binary" : "csv";
       // PGlite has no COPY protocol stream; it reads COPY input from a Blob mounted at /dev/blob.
-      const blob = new Blob([...csv]);
-      await conn.query(`COPY ${ident(table)} (${cols}) FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob });
+      const blob = new Blob([...data]);
+      await conn.query(`COPY ${ident(table)} (${cols}) FROM '/dev/blob' WITH (FORMAT ${fmt})`, [], { blob });
     },
     copyOut: async (select) => {
       const res = await conn.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT binary)`);

@@ -35,10 +35,11 @@ export async function openPostgres(url: string, schema: string | undefined, max:
       const res = await client.query(sql, params as unknown[] | undefined);
       return { rows: res.rows as R[] };
     },
-    copyIn: async (table, columns, csv) => {
+    copyIn: async (table, columns, data, format = "csv") => {
       const cols = columns.map(ident).join(", ");
-      const sink = client.query(copyFrom(`COPY ${ident(table)} (${cols}) FROM STDIN WITH (FORMAT csv)`));
-      await pipeline(Readable.from(csv), sink);
+      const fmt = format === "binary" ? "binary" : "csv";
+      const sink = client.query(copyFrom(`COPY ${ident(table)} (${cols}) FROM STDIN WITH (FORMAT ${fmt})`));
+      await pipeline(Readable.from(data), sink);
     },
     copyOut: async (select) => {
       const source = client.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT binary)`));
@@ -64,7 +65,7 @@ export async function openPostgres(url: string, schema: string | undefined, max:
       const res = await pool.query(sql, params as unknown[] | undefined);
       return { rows: res.rows as R[] };
     },
-    copyIn: (table, columns, csv) => withClient((c) => bulk(c).copyIn(table, columns, csv)),
+    copyIn: (table, columns, data, format) => withClient((c) => bulk(c).copyIn(table, columns, data, format)),
     copyOut: (select) => withClient((c) => bulk(c).copyOut(select)),
     transaction: async (fn) => {
       const client = await pool.connect();

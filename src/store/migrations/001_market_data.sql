@@ -1,11 +1,12 @@
 -- Market data: one row per bar, keyed by (symbol, timeframe, ts), plus one row per dataset with
 -- summary figures and a revision that changes whenever the dataset's bars change (the bar
--- window cache keys on it).
+-- window cache keys on it). Symbol and timeframe use the "C" collation: they are codes, not
+-- words, and byte-order comparison keeps the (symbol, timeframe, ts) index fast to build and probe.
 
 CREATE TABLE datasets (
   id integer GENERATED ALWAYS AS IDENTITY UNIQUE,
-  symbol text NOT NULL,
-  timeframe text NOT NULL,
+  symbol text COLLATE "C" NOT NULL,
+  timeframe text COLLATE "C" NOT NULL,
   row_count bigint NOT NULL DEFAULT 0,
   first_ts timestamptz,
   last_ts timestamptz,
@@ -17,8 +18,8 @@ CREATE TABLE datasets (
 );
 
 CREATE TABLE bars (
-  symbol text NOT NULL,
-  timeframe text NOT NULL,
+  symbol text COLLATE "C" NOT NULL,
+  timeframe text COLLATE "C" NOT NULL,
   ts timestamptz NOT NULL,
   open double precision NOT NULL,
   high double precision NOT NULL,
