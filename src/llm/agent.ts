@@ -76,7 +76,11 @@ export interface AgentOptions<T> {
   maxToolCalls?: number;
   /** `max_tokens` per completion (default 8192). */
   maxTokens?: number;
-  /** Prompt + completion tokens for the whole session (the run config's max_tokens_per_iteration). */
+  /**
+   * Token budget of the session (the run config's max_tokens_per_iteration): prompt tokens the server
+   * had to process (prefix-cache hits excluded) plus completion tokens, summed over the calls. When it
+   * is spent the model is asked for its decision once more and the session ends.
+   */
   maxSessionTokens?: number;
   temperature?: number;
   seed?: number;
@@ -160,7 +164,7 @@ class Session<T> {
   tokensSpent(): boolean {
     const max = this.o.maxSessionTokens;
     const u = this.result.usage;
-    return max !== undefined && u.promptTokens + u.completionTokens >= max;
+    return max !== undefined && u.promptTokens - u.cachedTokens + u.completionTokens >= max;
   }
 
   /** Counts a correction; true when the bound is passed and the session must end. */

@@ -266,6 +266,23 @@ describe("agent session against a scripted model server", () => {
     expect(decided.result.problems).toContain("tool-call cap of 3 reached");
   });
 
+  it("asks for the decision once the session's token budget is spent, counting cache hits as free", async () => {
+    const usage = {
+      prompt_tokens: 1000,
+      completion_tokens: 50,
+      total_tokens: 1050,
+      prompt_tokens_details: { cached_tokens: 900 },
+    };
+    const list = reply.toolCalls([{ name: "list_files", arguments: {} }], { usage });
+    // 150 new tokens per call: the third call reaches 450 ≥ 400, so the fourth request asks for decide.
+    const { result, llm } = await session([list, list, list, decide("abandon")], { maxSessionTokens: 400 });
+    expect(result.outcome).toBe("decided");
+    expect(result.usage).toEqual({ promptTokens: 3100, completionTokens: 170, cachedTokens: 2700, calls: 4 });
+    expect(result.problems).toContain("session token budget spent");
+    const last = llm.chatRequests()[3]?.body as { tools: { function: { name: string } }[] };
+    expect(last.tools.map((t) => t.function.name)).toEqual(["decide"]);
+  });
+
   it("refuses path escapes and library writes through the tools, with messages the model can act on", async () => {
     const { result, llm, workspace } = await session([
       reply.toolCalls([
