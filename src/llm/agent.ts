@@ -97,6 +97,8 @@ export const CORRECTION = {
     "Your reply had no tool call. Every reply must call one of the tools; when you are done, call decide(decision, rationale, next_hypothesis).",
   truncated:
     "Your reply was cut off at the token limit. Re-emit the tool call more briefly: shorter code without comments, or write a short file and extend it with edit_file.",
+  unreadable: (why: string) =>
+    `Your tool call could not be read (${why}). Send it again with the arguments as one valid JSON object.`,
   budget: (n: number) =>
     `You have used all ${n} tool calls of this iteration. Call decide now with your decision, rationale and next hypothesis.`,
 } as const;
@@ -244,10 +246,17 @@ class Session<T> {
         answer(outcome.text);
       }
 
+      const unreadable = parsed.problems
+        .filter((p) => p.kind === "invalid_call" || p.kind === "incomplete_call")
+        .map((p) => p.message);
       let correction: string | undefined;
       if (parsed.outcome === "truncated") {
         needsRepair ??= "reply cut off at the token limit";
         correction = CORRECTION.truncated;
+      } else if (calls.length === 0 && unreadable.length > 0) {
+        // The model tried to call a tool but the markup could not be read: say why, not "no call".
+        needsRepair ??= `unreadable tool call: ${unreadable.join("; ")}`;
+        correction = CORRECTION.unreadable(unreadable.join("; "));
       } else if (calls.length === 0) {
         needsRepair ??= "reply without a tool call";
         const structured = this.o.structured ?? "off";

@@ -229,6 +229,18 @@ describe("agent session against a scripted model server", () => {
     expect(llm.remaining()).toBe(0);
   });
 
+  it("says why a tool call could not be read instead of claiming there was none", async () => {
+    const { result, llm } = await session([
+      reply.toolCalls([{ name: "read_file", arguments: '{"path": strategies/a.ts' }]),
+      decide(),
+    ]);
+    const told = lastUserMessage(llm.chatRequests()[1]);
+    expect(told).toMatch(/^Your tool call could not be read \(read_file: /);
+    expect(result.outcome).toBe("decided");
+    expect(result.repairs).toBe(1);
+    expect(result.problems[0]).toMatch(/^unreadable tool call: read_file/);
+  });
+
   it("asks a truncated reply to be re-emitted briefly", async () => {
     const { result, llm } = await session([
       reply.text(
