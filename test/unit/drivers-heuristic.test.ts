@@ -168,6 +168,46 @@ describe("heuristic driver", () => {
     expect(next2.risk.stop_loss).toBeDefined();
   });
 
+  it("a Sharpe near its gate with a deep drawdown is treated as a risk problem: smaller positions once the stop is tight", async () => {
+    const macd = entryOf(library, "macd-trend");
+    const g = shippedGenome(macd, "1h");
+    const yaml = genomeYaml({ ...g, risk: { stop_loss: { atr: 2, atr_period: 14 } } });
+    const h = [
+      summary(1, macd, yaml, {
+        reasons: ["sharpe 0.80 < 1.00", "max_drawdown 0.45 > 0.25"],
+        metrics: { sharpe: 0.8, maxDrawdown: 0.45 },
+      }),
+    ];
+    const d = await decideAfter(driver, h, macd);
+    expect(d.decision).toBe("tune");
+    const next = parsed(library, (await driver.propose(context({ history: h }))).candidate);
+    expect(next.strategy).toBe("macd-trend");
+    expect(next.sizing.fraction).toBe(0.5);
+    // The same drawdown with a Sharpe nowhere near the gate: move on.
+    const far = [
+      {
+        ...(h[0] as IterationSummary),
+        reasons: ["sharpe 0.20 < 1.00", "max_drawdown 0.45 > 0.25"],
+        metrics: { sharpe: 0.2 },
+      },
+    ];
+    expect((await decideAfter(driver, far, macd)).decision).toBe("new_approach");
+  });
+
+  it("after maxTunes passes in a row on one strategy it looks elsewhere too", async () => {
+    const don = entryOf(library, "donchian-breakout");
+    const g = shippedGenome(don, "1h");
+    const h = [48, 44, 40, 36].map((entry, i) =>
+      summary(i + 1, don, genomeYaml({ ...g, params: { ...g.params, entry } }), {
+        status: "passed",
+        reasons: [],
+        distance: 0,
+      }),
+    );
+    expect((await decideAfter(driver, h.slice(0, 3), don)).decision).toBe("tune");
+    expect((await decideAfter(driver, h, don)).decision).toBe("new_approach");
+  });
+
   it("low Sharpe → new_approach with a strategy of a family not tried yet", async () => {
     const ema = entryOf(library, "ema-cross");
     const yaml = genomeYaml(shippedGenome(ema, "1h"));
@@ -296,7 +336,7 @@ describe("heuristic driver", () => {
     expect(c.strategy).toBe("donchian-breakout");
     expect(c.timeframe).toBe("4h");
     expect(c.params["entry"]).toBeLessThan(48);
-    expect(c.risk.stop_loss).toEqual({ atr: 1.5, atr_period: 14 });
+    expect(c.risk.stop_loss).toEqual({ atr: 2, atr_period: 14 });
 
     const r = await driver.propose(context({ history: h, nudges: ["something mean reversion"] }));
     expect(entryOf(library, r.candidate?.name as string).family).toBe("mean-reversion");

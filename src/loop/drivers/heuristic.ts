@@ -3,11 +3,14 @@
  * strategy in hand according to which gate failed last time:
  *
  *  - too few trades        → tune: shorter lookbacks, or a lower timeframe (never below the data's);
- *  - drawdown too deep     → tune: a tighter stop (add one, or ATR 3 → 2), then smaller positions;
+ *  - drawdown too deep     → tune: a tighter stop (add one, or ATR 3 → 2, not below 2×ATR / 2 %),
+ *                            then smaller positions (half size, then volatility targeting) —
+ *                            also when Sharpe is short of its gate but at least half of it;
  *  - Sharpe / PF too low   → new_approach: the next library strategy of a family not yet tried;
  *  - crashed / policy      → fix: back to the library's shipped config (it cannot fix code);
  *  - duplicate             → new_approach;  look-ahead → abandon;
- *  - passed                → tune: a small param perturbation, to explore around it;
+ *  - passed                → tune: a small param perturbation, to explore around it (after
+ *                            `maxTunes` passes in a row, new_approach, for diversity);
  *  - other gates (DSR, folds) → tune: a small perturbation.
  *
  * A strategy gets at most `maxTunes` tune steps in a row before the driver moves on.
@@ -60,6 +63,7 @@ interface Env {
   readonly seed: number;
   readonly base: string;
   readonly maxTunes: number;
+  readonly sharpeMin: number;
 }
 
 const SHORTEN = 0.6;
@@ -109,15 +113,16 @@ function lowerTimeframe(tf: string, base: string): string | undefined {
 function tighterRisk(risk: RiskConfig): { risk: RiskConfig; what: string } | undefined {
   const stop = risk.stop_loss;
   if (!stop) return { risk: { ...risk, stop_loss: { atr: 2, atr_period: 14 } }, what: "a 2×ATR stop" };
-  if ("atr" in stop && stop.atr > 1) {
-    const atr = Math.max(1, stop.atr - 1);
+  // Below 2×ATR (or 2 %) a stop mostly sells noise; past that point sizing is the lever.
+  if ("atr" in stop && stop.atr > 2) {
+    const atr = Math.max(2, stop.atr - 1);
     return {
       risk: { ...risk, stop_loss: { ...stop, atr } },
       what: `a tighter stop (ATR ${stop.atr}→${atr})`,
     };
   }
-  if ("percent" in stop && stop.percent > 1.5) {
-    const percent = Math.max(1, Math.round(stop.percent * 0.6 * 2) / 2);
+  if ("percent" in stop && stop.percent > 2) {
+    const percent = Math.max(2, Math.round(stop.percent * 0.6 * 2) / 2);
     return {
       risk: { ...risk, stop_loss: { percent } },
       what: `a tighter stop (${stop.percent}%→${percent}%)`,
@@ -187,6 +192,18 @@ function tunesInARow(h: readonly IterationSummary[]): number {
     const cur = h[i] as IterationSummary;
     const prev = h[i - 1] as IterationSummary;
     if (cur.name !== name || prev.name !== name) break;
+    k++;
+  }
+  return k;
+}
+
+/** Passes in a row on the last iteration's strategy. */
+function passesInARow(h: readonly IterationSummary[]): number {
+  const name = h.at(-1)?.name;
+  let k = 0;
+  for (let i = h.length - 1; i >= 0; i--) {
+    const s = h[i] as IterationSummary;
+    if (s.name !== name || s.status !== "passed") break;
     k++;
   }
   return k;
@@ -392,11 +409,20 @@ export function planNext(
   const tuned = (): HeuristicStep | undefined => {
     if (last.status === "passed") return explore(h, last, entry, genome, env);
     if (f.trades) return shorter(last, entry, genome, env);
-    if (f.sharpe || f.profitFactor) return undefined;
+    // A Sharpe short of the gate together with a deep drawdown is a risk problem worth one more
+    // try; a Sharpe nowhere near it is not.
+    const sharpe = last.metrics?.["sharpe"] ?? Number.NEGATIVE_INFINITY;
+    const riskProblem = f.drawdown && !f.profitFactor && sharpe >= 0.5 * env.sharpeMin && sharpe > 0;
+    if ((f.sharpe || f.profitFactor) && !riskProblem) return undefined;
     if (f.drawdown) return tighter(last, entry, genome);
     return explore(h, last, entry, genome, env);
   };
   if (forced === "tune") return tuned() ?? explore(h, last, entry, genome, env);
+  if (last.status === "passed" && passesInARow(h) >= env.maxTunes)
+    return onward(
+      "new_approach",
+      `${entry.name} passed ${env.maxTunes} times in a row; look for something different too.`,
+    );
   if (last.status !== "passed" && tunesInARow(h) >= env.maxTunes)
     return onward(
       "new_approach",
@@ -492,6 +518,7 @@ export class HeuristicDriver implements Driver {
       seed: ctx.seed,
       base: ctx.config.dataset.timeframe,
       maxTunes: this.maxTunes,
+      sharpeMin: ctx.config.gates.sharpe_min,
     };
   }
 

@@ -1,0 +1,182 @@
+/**
+ * End to end: the research loop with the llm driver against a scripted OpenAI-compatible server
+ * (the only fake: the model at its network edge), the real store, sandbox and ledger. The model
+ * writes a strategy with a compile error, one that throws, a config that sets a fee, one that never
+ * trades, and finally one that passes; a nudge arrives mid-run and must reach the next prompt.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../src/backtest/sandbox/index.ts";
+import { loadRunConfig } from "../../src/domain/run-config.ts";
+import { LlmClient } from "../../src/llm/client.ts";
+import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
+import { llmDriver } from "../../src/loop/drivers/llm.ts";
+import { buildLoop, createRun } from "../../src/loop/runner.ts";
+import { syntheticBars } from "../../src/market/synthetic.ts";
+import type { Db } from "../../src/store/db.ts";
+import { PgRunRepository } from "../../src/store/run-repository.ts";
+import { PgWorkspaceFiles } from "../../src/store/workspace-files.ts";
+import { backends, dropSchema, testSchema } from "../support/databases.ts";
+import { type FakeLlm, reply, startFakeLlm } from "../support/fake-llm.ts";
+import { storeBars } from "../support/store-bars.ts";
+
+const EMA = readFileSync("strategies/ema-cross.ts", "utf8").replace('name: "ema-cross"', 'name: "my-ema"');
+const BROKEN = EMA.replace(
+  "const slow = ta.ema(bars.close, p.slow);",
+  "const slow = ta.ema(bars.close, p.slow;",
+);
+const THROWS = EMA.replace("const fast =", 'throw new Error("oops");\n    const fast =');
+const NEVER = EMA.replace(
+  "return { enterLong: ta.crossover(fast, slow), exitLong: ta.crossunder(fast, slow) };",
+  "return { enterLong: new Uint8Array(slow.length), exitLong: ta.crossunder(fast, slow) };",
+);
+const YAML = "strategy: my-ema\ntimeframe: 1h\nparams: { fast: 20, slow: 100 }\n";
+
+/** One agent session: write the two files and backtest them in one turn, then decide. */
+function session(code: string, yaml: string, decision: string) {
+  return [
+    reply.toolCalls([
+      { name: "write_file", arguments: { path: "strategies/my-ema.ts", content: code } },
+      { name: "write_file", arguments: { path: "strategies/my-ema.yaml", content: yaml } },
+      {
+        name: "run_backtest",
+        arguments: { strategy: "strategies/my-ema.ts", config: "strategies/my-ema.yaml" },
+      },
+    ]),
+    // The decision as Hermes markup in content, the way a server without a tool parser returns it.
+    reply.text(
+      `<tool_call>\n${JSON.stringify({ name: "decide", arguments: { decision, rationale: `chose ${decision}`, next_hypothesis: "next idea" } })}\n</tool_call>`,
+    ),
+  ];
+}
+
+describe("llm-driven run end to end", () => {
+  let db: Db;
+  let llm: FakeLlm;
+  const schema = testSchema("e2e");
+  const sandbox = new Sandbox();
+  const trend = { drift: 1.2, volScale: 0.7 };
+  let runs: PgRunRepository;
+  let runId = "";
+
+  beforeAll(async () => {
+    db = await backends[0].open(schema);
+    runs = new PgRunRepository(db);
+    await storeBars(
+      db,
+      "E2EUSD",
+      "1h",
+      syntheticBars({
+        n: 24 * 700,
+        timeframe: "1h",
+        start: "2020-01-01",
+        seed: 21,
+        regimes: { bull: trend, bear: trend, sideways: trend },
+        annualVol: 0.5,
+      }),
+    );
+    llm = await startFakeLlm({
+      script: [
+        ...session(BROKEN, YAML, "fix"),
+        ...session(THROWS, YAML, "fix"),
+        ...session(EMA, `${YAML}fee_bps: 0\n`, "fix"),
+        // The nudge arrives while iteration 4 is running: it must wait for iteration 5.
+        async (req) => {
+          if (req.path.endsWith("/chat/completions")) {
+            await runs.addNudge({
+              runId,
+              author: "alice",
+              source: "discord-thread",
+              text: "use a slower EMA pair",
+            });
+          }
+          return session(NEVER, YAML, "new_approach")[0] as Record<string, unknown>;
+        },
+        session(NEVER, YAML, "new_approach")[1] as Record<string, unknown>,
+        ...session(EMA, YAML, "tune"),
+      ],
+    });
+  });
+  afterAll(async () => {
+    sandbox.dispose();
+    await llm.close();
+    await dropSchema(db, schema);
+  });
+
+  it("turns five flawed-then-good model sessions into five recorded iterations, one holdout peek and ordered events", async () => {
+    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+      { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
+      {
+        source: "e2e",
+        text: `dataset: { symbol: E2EUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 3, warmup_bars: 200 }
+budgets: { max_iterations: 5 }
+loop: { driver: llm, max_fix_attempts: 5 }
+`,
+      },
+    ]);
+    const run = await createRun(runs, {
+      brief: "an EMA trend follower",
+      config,
+      driver: "llm",
+      owner: "alice",
+    });
+    runId = run.id;
+    const driver = llmDriver({
+      client: new LlmClient({ baseURL: llm.url, model: "fake-model" }),
+      files: new PgWorkspaceFiles(db),
+      allNudges: async (id) => (await runs.nudges(id)).map((n) => n.text),
+    });
+    const end = await buildLoop(run, { db, driver, sandbox }).run(new AbortController().signal);
+    expect(end.status).toBe("completed");
+
+    const its = await runs.iterations(run.id);
+    expect(its.map((i) => i.status)).toEqual(["crashed", "crashed", "crashed", "discarded", "passed"]);
+    expect(its[0]?.error).toMatchObject({
+      kind: "compile",
+      line: EMA.split("\n").findIndex((l) => l.includes("const slow")) + 1,
+    });
+    expect(its[1]?.reasons[0]).toMatch(/^runtime \(line \d+\): .*oops/);
+    expect(its[2]?.reasons).toEqual(["policy: config sets fee_bps"]);
+    expect(its[3]?.reasons).toContain("trades 0 < 10");
+    expect(its.map((i) => i.decision?.decision)).toEqual(["fix", "fix", "fix", "new_approach", "tune"]);
+    expect(its.every((i) => i.tokens.calls === 2)).toBe(true);
+
+    // The nudge: stored once, claimed by iteration 5, shown in its prompt and in no earlier one.
+    const nudges = await runs.nudges(run.id);
+    expect(nudges.map((n) => [n.text, n.claimedIteration])).toEqual([["use a slower EMA pair", 5]]);
+    const prompts = llm.chatRequests().map((r) => llm.promptOf(r));
+    expect(prompts).toHaveLength(10);
+    expect(prompts.slice(0, 8).some((p) => p.includes("use a slower EMA pair"))).toBe(false);
+    expect(prompts[8]).toContain("use a slower EMA pair");
+    // The holdout never reaches the model.
+    for (const p of prompts) {
+      expect(p).not.toContain("2021-07-01");
+      expect(p).not.toContain("2021-12-01");
+    }
+
+    // The pass: holdout evaluated exactly once, events in order, each once.
+    expect(its[4]?.holdout).toMatchObject({ ok: true, peeks: 1 });
+    const events = await runs.pendingEvents(100, run.id);
+    const types = events.map((e) => e.type);
+    expect(types).toEqual([
+      "run.started",
+      "iteration.completed",
+      "iteration.completed",
+      "iteration.completed",
+      "iteration.completed",
+      "iteration.completed",
+      "nudge.applied",
+      "gate.passed",
+      "holdout.evaluated",
+      "run.finished",
+    ]);
+    const trials = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM trials WHERE run_id = $1", [
+      run.id,
+    ]);
+    expect(trials.rows[0]?.n).toBe(5);
+  });
+});
