@@ -1,0 +1,363 @@
+/**
+ * Delivers outbox events to Discord. In order per run: a run's next event waits until the one
+ * before it is delivered, while other runs carry on. Idempotent: each send is a step recorded
+ * with its Discord message id (discord_deliveries), so a restart resumes at the first missing step;
+ * posts carry an enforce_nonce derived from (event, step), so even "posted, then killed before
+ * the id was stored" does not post twice. A failed send leaves the event pending and retries the
+ * run later with backoff — nothing is skipped, nothing is lost across restarts or outages.
+ *
+ * Production note: run one consumer per database. Two would not double-post (nonce + step keys)
+ * but could interleave a run's posts.
+ */
+import { createHash } from "node:crypto";
+import type { EquityCurve } from "../charts/equity-chart.ts";
+import { log } from "../log/logger.ts";
+import type { OutboxRow, RunRecord, RunRepository } from "../loop/run-repository.ts";
+import type { DeliveryStore, StepRecord } from "./delivery-store.ts";
+import {
+  DiscordCodes,
+  type DiscordRest,
+  discordErrorCode,
+  discordStatus,
+  type PostedMessage,
+} from "./discord-rest.ts";
+import { type NotifySettings, notifyMode } from "./notify-settings.ts";
+import { isSnowflake } from "./render/format.ts";
+import { iterationMessage, iterationTitle } from "./render/iteration-embed.ts";
+import { fitContent } from "./render/limits.ts";
+import { NO_MENTIONS, type OutgoingMessage } from "./render/message.ts";
+import {
+  gatePassDm,
+  gatePassMention,
+  gatePassPush,
+  holdoutMessage,
+  nudgeAppliedMessage,
+  statusMessage,
+  stuckPing,
+} from "./render/notifications.ts";
+import {
+  gatePassedPayload,
+  holdoutPayload,
+  iterationPayload,
+  payloadNumber,
+  payloadString,
+} from "./render/payloads.ts";
+import { runCardMessage } from "./render/run-card.ts";
+import type { PushNotice } from "./webhook.ts";
+
+export type DiscordSender = Pick<DiscordRest, "postMessage" | "createDm" | "createThread">;
+export type ChartRenderer = (curve: EquityCurve, title: string) => Promise<Uint8Array>;
+export type PushSender = (notice: PushNotice) => Promise<unknown>;
+
+export interface OutboxConsumerDeps {
+  readonly runs: Pick<RunRepository, "pendingEvents" | "markDelivered" | "getRun" | "setThread">;
+  readonly deliveries: DeliveryStore;
+  readonly discord: DiscordSender;
+  readonly settings: NotifySettings;
+  /** Absent when QUICKCHART_URL is not set: iteration posts go out without a chart. */
+  readonly chart?: ChartRenderer;
+  /** Absent when NOTIFY_WEBHOOK_URL is not set. */
+  readonly push?: PushSender;
+  readonly now?: () => number;
+  /** Events read per pass (default 200). */
+  readonly batch?: number;
+  /** Backoff after a failed delivery, doubling per consecutive failure of the run. */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+export interface PassResult {
+  readonly delivered: number;
+  /** Runs whose next event failed this pass and waits for a retry. */
+  readonly failedRuns: string[];
+}
+
+/** The nonce Discord dedupes on: stable per (event, step), at most 25 characters. */
+export function deliveryNonce(eventId: string, step: string): string {
+  return createHash("sha256").update(`${eventId}\u0000${step}`).digest("base64url").slice(0, 25);
+}
+
+function describe(err: unknown): string {
+  const status = discordStatus(err);
+  const code = discordErrorCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  return [status ? `HTTP ${status}` : "", code ? `code ${code}` : "", msg].filter(Boolean).join(" ");
+}
+
+/** A request Discord will refuse however often it is sent (400 Invalid Form Body and the like). */
+function isMalformed(err: unknown): boolean {
+  const s = discordStatus(err);
+  return s === 400 || s === 413;
+}
+
+function runState(run: RunRecord): "running" | "paused" | "finished" {
+  if (run.status === "paused") return "paused";
+  return run.status === "created" || run.status === "running" ? "running" : "finished";
+}
+
+export class OutboxConsumer {
+  private readonly now: () => number;
+  private readonly retry = new Map<string, { failures: number; at: number }>();
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly d: OutboxConsumerDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** One pass over pending events. */
+  async deliverPending(): Promise<PassResult> {
+    const rows = await this.d.runs.pendingEvents(this.d.batch ?? 200);
+    const byRun = new Map<string, OutboxRow[]>();
+    for (const r of rows) {
+      const list = byRun.get(r.runId) ?? [];
+      list.push(r);
+      byRun.set(r.runId, list);
+    }
+    let delivered = 0;
+    const failedRuns: string[] = [];
+    await Promise.all(
+      [...byRun].map(async ([runId, events]) => {
+        const wait = this.retry.get(runId);
+        if (wait && wait.at > this.now()) return;
+        for (const ev of events) {
+          try {
+            await this.deliverEvent(ev);
+            delivered++;
+            this.retry.delete(runId);
+          } catch (err) {
+            const failures = (this.retry.get(runId)?.failures ?? 0) + 1;
+            const base = this.d.retryBaseMs ?? 2_000;
+            const delay = Math.min(this.d.retryMaxMs ?? 120_000, base * 2 ** (failures - 1));
+            this.retry.set(runId, { failures, at: this.now() + delay });
+            failedRuns.push(runId);
+            log().warn(
+              { run: runId, event: ev.eventId, err: describe(err), retryInMs: delay },
+              "discord delivery failed",
+            );
+            // Later events of this run wait: order within a run is part of the contract.
+            return;
+          }
+        }
+      }),
+    );
+    return { delivered, failedRuns };
+  }
+
+  /** Polls until `signal` aborts; `wake()` starts the next pass early (e.g. on NOTIFY). */
+  async run(signal: AbortSignal, intervalMs = 1_000): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.deliverPending();
+      } catch (err) {
+        // The store itself failed (Postgres restarting): keep polling, nothing was marked.
+        log().warn({ err: describe(err) }, "outbox pass failed");
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, intervalMs);
+        const onAbort = () => done();
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.wakeUp = done;
+        function done() {
+          clearTimeout(t);
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        }
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async deliverEvent(ev: OutboxRow): Promise<void> {
+    const run = await this.d.runs.getRun(ev.runId);
+    if (!run) {
+      await this.d.runs.markDelivered(ev.eventId, { skipped: "run no longer exists" });
+      return;
+    }
+    const done = await this.d.deliveries.steps(ev.eventId);
+    const results: Record<string, StepRecord> = Object.fromEntries(done);
+    const step = async (name: string, send: () => Promise<Omit<StepRecord, "step">>) => {
+      if (done.has(name)) return;
+      const r = { step: name, ...(await send()) };
+      await this.d.deliveries.recordStep(ev.eventId, ev.runId, r);
+      results[name] = r;
+    };
+
+    let channel = run.threadId ?? undefined;
+    if (!channel && run.channelId && ev.type === "run.started") {
+      const parent = run.channelId;
+      await step("thread", async () => {
+        const id = await this.d.discord.createThread(parent, `${run.id} · ${run.brief}`);
+        await this.d.runs.setThread(run.id, { threadId: id });
+        return { channelId: id, messageId: null, detail: {} };
+      });
+      channel = results["thread"]?.channelId ?? undefined;
+    }
+    channel ??= run.channelId ?? undefined;
+    if (!channel) {
+      // A terminal run: nothing in Discord to post to.
+      await this.d.runs.markDelivered(ev.eventId, { skipped: "run has no Discord channel" });
+      return;
+    }
+    const target = channel;
+    const post = (name: string, msg: OutgoingMessage, fallback?: () => OutgoingMessage) =>
+      step(name, () => this.post(ev.eventId, name, target, msg, fallback));
+
+    const p = ev.payload;
+    const mode = (e: Parameters<typeof notifyMode>[2]) => notifyMode(this.d.settings, run.guildId, e);
+    switch (ev.type) {
+      case "run.started":
+        await post("card", runCardMessage(run));
+        break;
+      case "iteration.completed": {
+        const it = iterationPayload(p);
+        await step("post", async () => {
+          let chart: Uint8Array | undefined;
+          let chartNote = it.curve ? "none" : "no curve";
+          if (it.curve && this.d.chart) {
+            try {
+              chart = await this.d.chart(it.curve, iterationTitle(it));
+              chartNote = "attached";
+            } catch (err) {
+              // A missing picture never costs the post.
+              chartNote = `failed: ${(err as Error).message}`;
+              log().warn(
+                { run: run.id, event: ev.eventId, err: chartNote },
+                "chart render failed; posting without it",
+              );
+            }
+          } else if (it.curve) chartNote = "QUICKCHART_URL not set";
+          const msg = iterationMessage(it, run.id, runState(run), chart);
+          const posted = await this.post(ev.eventId, "post", target, msg, () => ({
+            content: fitContent(`${iterationTitle(it)}\n${it.reasons.join("\n")}`),
+            allowed_mentions: NO_MENTIONS,
+          }));
+          return { ...posted, detail: { ...posted.detail, chart: chartNote } };
+        });
+        break;
+      }
+      case "gate.passed": {
+        const gp = gatePassedPayload(p);
+        const m = mode("gate.passed");
+        const mention = gatePassMention(run, gp, m);
+        if (mention) await post("mention", mention);
+        if (m === "on" && isSnowflake(run.owner)) {
+          const owner = run.owner;
+          await step("dm", () => this.dm(ev.eventId, run.id, owner, gatePassDm(run, gp)));
+        }
+        const push = this.d.push;
+        if (m === "on" && push) {
+          await step("webhook", async () => {
+            try {
+              await push({ ...gatePassPush(run, gp), priority: 5, tags: ["chart_with_upwards_trend"] });
+              return { channelId: null, messageId: null, detail: { ok: true } };
+            } catch (err) {
+              // Push is a courtesy beyond Discord; a dead push server must not hold the thread back.
+              await this.d.deliveries.noteRun(run.id, "webhook_failed", describe(err));
+              return { channelId: null, messageId: null, detail: { ok: false, error: describe(err) } };
+            }
+          });
+        }
+        break;
+      }
+      case "holdout.evaluated":
+        await post("post", holdoutMessage(run, holdoutPayload(p), mode("holdout.evaluated")));
+        break;
+      case "run.stuck": {
+        const ping = stuckPing(
+          run,
+          { n: payloadNumber(p["n"]), reason: payloadString(p["reason"]) ?? "no progress" },
+          mode("run.stuck"),
+        );
+        if (ping) await post("mention", ping);
+        break;
+      }
+      case "nudge.applied":
+        await post(
+          "post",
+          nudgeAppliedMessage({
+            n: payloadNumber(p["n"]),
+            author: payloadString(p["author"]) ?? "?",
+            text: payloadString(p["text"]) ?? "",
+          }),
+        );
+        break;
+      case "run.paused":
+      case "run.resumed":
+      case "run.finished": {
+        let msg = statusMessage(ev.type, p);
+        if (ev.type === "run.finished" && mode("run.finished") === "on" && isSnowflake(run.owner)) {
+          msg = {
+            ...msg,
+            content: fitContent(`<@${run.owner}> ${msg.content ?? ""}`),
+            allowed_mentions: { parse: [], users: [run.owner] },
+          };
+        }
+        await post("post", msg);
+        break;
+      }
+      default:
+        // An event type this bot does not know yet (a newer loop): leave it for a newer bot.
+        throw new Error(`no renderer for event type ${String(ev.type)}`);
+    }
+    await this.d.runs.markDelivered(ev.eventId, { steps: results });
+  }
+
+  private async post(
+    eventId: string,
+    step: string,
+    channelId: string,
+    msg: OutgoingMessage,
+    fallback?: () => OutgoingMessage,
+  ): Promise<{ channelId: string; messageId: string; detail: Record<string, unknown> }> {
+    const nonce = deliveryNonce(eventId, step);
+    let posted: PostedMessage;
+    try {
+      posted = await this.d.discord.postMessage(channelId, msg, { nonce });
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      // Discord refuses this message as built; a plain-text version still tells the thread.
+      const plain = fallback?.() ?? {
+        content: fitContent(msg.content ?? msg.embeds?.[0]?.title ?? "(unrenderable post)"),
+        allowed_mentions: NO_MENTIONS,
+      };
+      log().error({ eventId, step, err: describe(err) }, "discord refused a post; sending plain text");
+      posted = await this.d.discord.postMessage(channelId, plain, {
+        nonce: deliveryNonce(eventId, `${step}:plain`),
+      });
+      return { channelId: posted.channelId, messageId: posted.id, detail: { degraded: describe(err) } };
+    }
+    return { channelId: posted.channelId, messageId: posted.id, detail: {} };
+  }
+
+  private async dm(
+    eventId: string,
+    runId: string,
+    owner: string,
+    msg: OutgoingMessage,
+  ): Promise<Omit<StepRecord, "step">> {
+    try {
+      const channel = await this.d.discord.createDm(owner);
+      const posted = await this.d.discord.postMessage(channel, msg, { nonce: deliveryNonce(eventId, "dm") });
+      return { channelId: posted.channelId, messageId: posted.id, detail: {} };
+    } catch (err) {
+      const code = discordErrorCode(err);
+      if (code === DiscordCodes.cannotMessageUser) {
+        await this.d.deliveries.noteRun(
+          runId,
+          "owner_dms_closed",
+          `Discord refused a DM to ${owner} (50007: DMs closed or no shared server)`,
+        );
+        return { channelId: null, messageId: null, detail: { skipped: "owner DMs closed (50007)" } };
+      }
+      if (isMalformed(err)) {
+        await this.d.deliveries.noteRun(runId, "owner_dm_failed", describe(err));
+        return { channelId: null, messageId: null, detail: { failed: describe(err) } };
+      }
+      throw err;
+    }
+  }
+}
