@@ -13,8 +13,9 @@ import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register } from "../../src/cli/compare-command.ts";
 import { datasetKey, loadRunConfig, type RunConfig, searchWindowHash } from "../../src/domain/run-config.ts";
 import { compareDrivers, ScopedLedger } from "../../src/loop/compare.ts";
-import type { Comparison } from "../../src/loop/compare-report.ts";
+import { type Comparison, renderReport } from "../../src/loop/compare-report.ts";
 import { DEFAULT_CONFIG_PATH, PROJECT_ROOT } from "../../src/loop/config-files.ts";
+import type { Driver } from "../../src/loop/driver.ts";
 import { createDriver, type ModelFreeDriverName } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
@@ -171,6 +172,40 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     expect(a.recorded).toBe(1);
     expect((await inner.windowStats(dataset, windowHash)).trials).toBe(4);
   });
+
+  it("a candidate whose evaluation throws is a crashed backtest, not a dead comparison", async () => {
+    const library = await loadLibrary("strategies", sandbox);
+    const ema = library.find((e) => e.name === "ema-cross");
+    if (!ema) throw new Error("the library has no ema-cross");
+    // The config parser accepts a take-profit in R without a stop; the simulator throws on it.
+    const broken = `${ema.configYaml.replace(/^risk:.*$/m, "")}\nrisk:\n  take_profit: { r_multiple: 2 }\n`;
+    const driver: Driver = {
+      name: "broken",
+      propose: async () => ({
+        candidate: { code: ema.code, configYaml: broken, name: ema.name, family: ema.family },
+        hypothesis: "a take-profit in R with no stop to define R",
+      }),
+      decide: async () => ({ decision: "tune", rationale: "again", nextHypothesis: "the same again" }),
+    };
+    const c = await compareDrivers({
+      db,
+      drivers: ["broken"],
+      seeds: [7],
+      budget: 2,
+      config: config(),
+      sandbox,
+      makeDriver: async () => driver,
+    });
+    const f = c.runs[0];
+    expect(f?.backtests).toBe(2);
+    expect(f?.crashed).toBe(2);
+    expect(f?.harnessErrors).toBe(2);
+    const its = await new PgRunRepository(db).iterations(f?.runId as string);
+    expect(its.map((i) => i.status)).toEqual(["crashed", "crashed"]);
+    expect(its[0]?.reasons[0]).toMatch(/^harness error: take_profit\.r_multiple needs a stop_loss/);
+    expect(await new PgTrialLedger(db).runTrials(f?.runId as string)).toHaveLength(2);
+    expect(renderReport(c)).toContain("broken seed 7: 2 backtests threw");
+  }, 60_000);
 
   it("the command writes the report and the chart config", async () => {
     const dir = mkdtempSync(join(tmpdir(), "alphaloop-compare-"));
