@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ta } from "../../src/backtest/ta/index.ts";
-import { taReference } from "../../src/backtest/ta/reference.ts";
+import { formatTaReference, taReference } from "../../src/backtest/ta/reference.ts";
 import {
   caseLabel,
   type IndicatorCase,
@@ -15,6 +15,7 @@ import {
   type Market,
   type MarketKind,
   makeMarket,
+  type Output,
   outputsOf,
   warmupsOf,
 } from "./ta-cases.ts";
@@ -58,6 +59,40 @@ describe("ta reference covers exactly the functions in ta", () => {
       expect(entry.signature.startsWith(`${c.name}(`), c.name).toBe(true);
       for (const p of Object.keys(c.params))
         expect(entry.signature, `${c.name}: ${p}`).toMatch(new RegExp(`\\b${p}\\b`));
+    }
+  });
+
+  it("renders a prompt section naming every function with its signature and warm-up", () => {
+    const text = formatTaReference();
+    for (const e of taReference) {
+      expect(text).toContain(`ta.${e.signature}`);
+      expect(text).toContain(`Warm-up (leading NaN): ${e.warmup}.`);
+    }
+  });
+
+  it("documents the real default of every defaulted parameter", () => {
+    const m = makeMarket(200, 9, "walk");
+    const seriesArg: Record<string, Float64Array> = { ...m, source: m.close, a: m.close, b: m.volume };
+    for (const e of taReference) {
+      const params = e.signature
+        .slice(e.signature.indexOf("(") + 1, -1)
+        .split(",")
+        .map((p) => p.trim());
+      const firstDefault = params.findIndex((p) => p.includes("="));
+      if (firstDefault < 0) continue;
+      const required = params.slice(0, firstDefault).map((p) => seriesArg[p] ?? 10);
+      const defaults = params.slice(firstDefault).map((p) => Number(p.split("=")[1]));
+      const fn = ta[e.name as keyof typeof ta] as (...args: unknown[]) => Output;
+      const implicit = outputsOf(fn(...required));
+      const explicit = outputsOf(fn(...required, ...defaults));
+      for (const [key, arr] of Object.entries(explicit))
+        expectSameBits(implicit[key]!, arr, `${e.name} defaults`);
+      // And the defaults matter: a different value changes the result (the check is not vacuous).
+      const other = outputsOf(fn(...required, ...defaults.map((d) => d + 1)));
+      const changed = Object.entries(other).some(([k, arr]) =>
+        arr.some((x, i) => !Object.is(x, explicit[k]![i])),
+      );
+      expect(changed, `${e.name}: changing the defaults changes nothing`).toBe(true);
     }
   });
 

@@ -298,3 +298,17 @@ export const taConventions = [
   "Window indicators output NaN while a NaN is inside the window; recursive ones (ema, rma, rsi, atr, adx, macd, supertrend, obv) skip NaN bars.",
   "Indicators compose: ta.ema(ta.rsi(close, 14), 9) works, the NaN warm-up of the inner one just delays the outer one.",
 ] as const;
+
+/**
+ * The reference as Markdown for the strategy-writing prompt: the conventions, then one line per
+ * function (signature → returns; description; warm-up). Deterministic, so prompt prefixes cache.
+ */
+export function formatTaReference(): string {
+  const lines = ["## `ta` indicators", "", ...taConventions.map((c) => `- ${c}`), ""];
+  for (const e of taReference) {
+    lines.push(
+      `- \`ta.${e.signature}\` → ${e.returns}. ${e.description} Warm-up (leading NaN): ${e.warmup}.`,
+    );
+  }
+  return lines.join("\n");
+}
