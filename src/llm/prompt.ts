@@ -5,7 +5,8 @@ import { taReference } from "../backtest/ta/reference.ts";
 import { type Gates, GatesSchema, type RunConfig } from "../domain/run-config.ts";
 import { StrategyConfigSchema } from "../domain/strategy-config.ts";
 import { PROJECT_ROOT } from "../loop/config-files.ts";
-import { DECISIONS } from "./agent-tools.ts";
+import { DECISIONS, expectedShape } from "./agent-tools.ts";
+import { TOOL_DEFINITIONS } from "./tools-schema.ts";
 
 /**
  * The agent's prompt. The system message is the same for every iteration of every run — the rules and
@@ -121,9 +122,7 @@ iteration with decide.
 
 # Tools
 
-list_files(path?), read_file(path), write_file(path, content), edit_file(path, old, new) (old must occur
-exactly once), run_backtest(strategy, config) (workspace paths of the module and its YAML), get_history(limit?),
-read_notes() (the user's notes and every nudge), decide(decision, rationale, next_hypothesis).
+${TOOL_DEFINITIONS.map((d) => `- ${expectedShape(d.function.name)}: ${d.function.description}`).join("\n")}
 
 # Decisions
 

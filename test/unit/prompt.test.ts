@@ -116,6 +116,20 @@ describe("agent prompt", () => {
       expect(ref).toContain(fn);
     }
     expect(ref).toContain("| `supertrend-follow`");
+    for (const name of [
+      "list_files",
+      "read_file",
+      "write_file",
+      "edit_file",
+      "run_backtest",
+      "get_history",
+      "read_notes",
+    ]) {
+      expect(systemPrompt()).toContain(`- ${name}(`);
+    }
+    expect(systemPrompt()).toContain(
+      'decide(decision: "abandon" | "fix" | "tune" | "new_approach", rationale: string',
+    );
   });
 
   it("puts the nudges in a marked section that is always present and always last", () => {
