@@ -1,0 +1,264 @@
+"""
+The engine benchmark's (b) baseline: S1 and S2 as numba-compiled per-bar loops (bench/engine.bench.ts
+spawns this). Same trading rules as src/backtest/simulate.ts for these two cases: a signal read at
+bar t's close fills at t+1's open; fees and slippage per side; fixed fraction 1; S2's 2×ATR(14)
+stop (Wilder ATR with the simulator's mean-of-first-TRs warm-up, level set from the signal bar's
+ATR) checked intrabar conservatively (open through the stop fills at the open, else a low at or
+below it fills at the stop); the position left open is closed at the last close. Metrics: total
+return and annualised Sharpe of per-bar returns (sample std, 24/7 year).
+
+Input: argv[1] is a JSON object {path, n, feeBps, slippageBps, s1: {fast, slow}, s2: {period,
+mult, rsiPeriod, rsiMax, atrPeriod, atrMult}, runs}; the file holds n float64 values each of open,
+high, low and close, in that order. Output: one JSON line with per-strategy median wall and CPU
+milliseconds of the compiled loop (after a warm-up call that compiles it), trade count, final
+equity and Sharpe.
+"""
+
+import json
+import math
+import sys
+import time
+
+import numpy as np
+from numba import njit
+
+BARS_PER_YEAR_1M = 525_600.0
+
+
+@njit(cache=False)
+def _metrics(ret):
+    n = ret.shape[0]
+    s = 0.0
+    for i in range(n):
+        s += ret[i]
+    mean = s / n
+    m2 = 0.0
+    for i in range(n):
+        d = ret[i] - mean
+        m2 += d * d
+    std = math.sqrt(m2 / (n - 1))
+    return (mean / std) * math.sqrt(BARS_PER_YEAR_1M) if std > 1e-12 else 0.0
+
+
+@njit(cache=False)
+def s1_loop(o, c, fast, slow, fee, slip):
+    n = c.shape[0]
+    af = 2.0 / (fast + 1)
+    aslow = 2.0 / (slow + 1)
+    ef = 0.0
+    es = 0.0
+    pf = 0.0
+    ps = 0.0
+    cash = 1.0
+    units = 0.0
+    pending = 0
+    trades = 0
+    prev_eq = 1.0
+    ret = np.empty(n)
+    for t in range(n):
+        if pending == 1:
+            ref = o[t]
+            units = cash / (ref * (1.0 + slip + (1.0 + slip) * fee))
+            cash -= units * ref * (1.0 + slip) * (1.0 + fee)
+        elif pending == -1:
+            cash += units * o[t] * (1.0 - slip) * (1.0 - fee)
+            units = 0.0
+            trades += 1
+        pending = 0
+        x = c[t]
+        if t == 0:
+            ef = x
+            es = x
+        else:
+            ef = x * af + ef * (1.0 - af)
+            es = x * aslow + es * (1.0 - aslow)
+        eq = cash + units * x
+        if t == n - 1:
+            if units > 0.0:
+                cash += units * x * (1.0 - slip) * (1.0 - fee)
+                units = 0.0
+                trades += 1
+            eq = cash
+        elif t >= slow:  # both EMAs past warm-up at t and t-1
+            if units > 0.0:
+                if ef < es and pf >= ps:
+                    pending = -1
+            elif ef > es and pf <= ps:
+                pending = 1
+        ret[t] = eq / prev_eq - 1.0
+        prev_eq = eq
+        pf = ef
+        ps = es
+    return trades, cash, _metrics(ret)
+
+
+@njit(cache=False)
+def s2_loop(o, h, l, c, period, mult, rsi_period, rsi_max, atr_period, atr_mult, fee, slip):
+    n = c.shape[0]
+    cash = 1.0
+    units = 0.0
+    pending = 0
+    trades = 0
+    prev_eq = 1.0
+    ret = np.empty(n)
+    # Bollinger: rolling sums of (x - anchor), rebuilt every `period` bars so rounding cannot drift.
+    anchor = c[0]
+    s1 = 0.0
+    s2 = 0.0
+    # RSI (Wilder, seeded with the mean of the first rsi_period moves).
+    avg_gain = 0.0
+    avg_loss = 0.0
+    # ATR as the simulator's wilderAtr: mean of the TRs so far during warm-up, then Wilder.
+    atr = 0.0
+    entry_atr = 0.0
+    stop = 0.0
+    for t in range(n):
+        ot = o[t]
+        if pending == 1:
+            units = cash / (ot * (1.0 + slip + (1.0 + slip) * fee))
+            px = ot * (1.0 + slip)
+            cash -= units * px * (1.0 + fee)
+            stop = px - atr_mult * entry_atr
+        elif pending == -1:
+            cash += units * ot * (1.0 - slip) * (1.0 - fee)
+            units = 0.0
+            trades += 1
+        pending = 0
+        if units > 0.0:
+            if ot <= stop:
+                cash += units * ot * (1.0 - slip) * (1.0 - fee)
+                units = 0.0
+                trades += 1
+            elif l[t] <= stop:
+                cash += units * stop * (1.0 - slip) * (1.0 - fee)
+                units = 0.0
+                trades += 1
+        x = c[t]
+        # ATR
+        tr = h[t] - l[t]
+        if t > 0:
+            pc = c[t - 1]
+            up = abs(h[t] - pc)
+            dn = abs(l[t] - pc)
+            if up > tr:
+                tr = up
+            if dn > tr:
+                tr = dn
+        if t < atr_period:
+            atr = (atr * t + tr) / (t + 1)
+        else:
+            atr = (atr * (atr_period - 1) + tr) / atr_period
+        # Bollinger
+        d = x - anchor
+        s1 += d
+        s2 += d * d
+        if t >= period:
+            y = c[t - period] - anchor
+            s1 -= y
+            s2 -= y * y
+        if t % period == 0 and t >= period:
+            anchor = x
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(t - period + 1, t + 1):
+                e = c[j] - anchor
+                s1 += e
+                s2 += e * e
+        # RSI
+        rsi = np.nan
+        if t > 0:
+            chg = x - c[t - 1]
+            gain = chg if chg > 0.0 else 0.0
+            loss = -chg if chg < 0.0 else 0.0
+            if t < rsi_period:
+                avg_gain += gain
+                avg_loss += loss
+            elif t == rsi_period:
+                avg_gain = (avg_gain + gain) / rsi_period
+                avg_loss = (avg_loss + loss) / rsi_period
+            else:
+                avg_gain += (gain - avg_gain) / rsi_period
+                avg_loss += (loss - avg_loss) / rsi_period
+            if t >= rsi_period:
+                rsi = 100.0 if avg_loss == 0.0 else 100.0 - 100.0 / (avg_gain / avg_loss + 1.0)
+        eq = cash + units * x
+        if t == n - 1:
+            if units > 0.0:
+                cash += units * x * (1.0 - slip) * (1.0 - fee)
+                units = 0.0
+                trades += 1
+            eq = cash
+        elif t >= period - 1:
+            mean = s1 / period
+            var = s2 / period - mean * mean
+            sd = math.sqrt(var) if var > 0.0 else 0.0
+            mid = anchor + mean
+            if units > 0.0:
+                if x > mid:
+                    pending = -1
+            elif x < mid - mult * sd and rsi < rsi_max:
+                pending = 1
+                entry_atr = atr
+        ret[t] = eq / prev_eq - 1.0
+        prev_eq = eq
+    return trades, cash, _metrics(ret)
+
+
+def timed(fn, runs):
+    fn()  # compiles
+    walls = []
+    cpus = []
+    out = None
+    for _ in range(runs):
+        w0 = time.perf_counter()
+        c0 = time.process_time()
+        out = fn()
+        cpus.append((time.process_time() - c0) * 1000)
+        walls.append((time.perf_counter() - w0) * 1000)
+    walls.sort()
+    cpus.sort()
+    trades, final_equity, sharpe = out
+    return {
+        "wallMs": walls[len(walls) // 2],
+        "cpuMs": cpus[len(cpus) // 2],
+        "trades": int(trades),
+        "finalEquity": float(final_equity),
+        "sharpe": float(sharpe),
+    }
+
+
+def main():
+    a = json.loads(sys.argv[1])
+    n = a["n"]
+    cols = np.fromfile(a["path"], dtype=np.float64, count=4 * n).reshape(4, n)
+    o, h, l, c = (np.ascontiguousarray(cols[k]) for k in range(4))
+    fee = a["feeBps"] / 1e4
+    slip = a["slippageBps"] / 1e4
+    runs = a.get("runs", 7)
+    p1 = a["s1"]
+    p2 = a["s2"]
+    s1 = timed(lambda: s1_loop(o, c, p1["fast"], p1["slow"], fee, slip), runs)
+    s2 = timed(
+        lambda: s2_loop(
+            o,
+            h,
+            l,
+            c,
+            p2["period"],
+            float(p2["mult"]),
+            p2["rsiPeriod"],
+            float(p2["rsiMax"]),
+            p2["atrPeriod"],
+            float(p2["atrMult"]),
+            fee,
+            slip,
+        ),
+        runs,
+    )
+    import numba
+
+    print(json.dumps({"numba": numba.__version__, "numpy": np.__version__, "s1": s1, "s2": s2}))
+
+
+if __name__ == "__main__":
+    main()
