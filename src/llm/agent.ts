@@ -13,7 +13,7 @@ import {
   validateToolCall,
 } from "./agent-tools.ts";
 import type { CallOptions, ChatRequest, LlmCallResult } from "./client.ts";
-import { LlmAbortedError } from "./errors.ts";
+import { LlmAbortedError, LlmRequestError } from "./errors.ts";
 import { type ParsedMessage, parseAssistantMessage, type ToolCall } from "./parse.ts";
 import { readStructuredDecision, type StructuredMode, structuredDecideRequest } from "./structured.ts";
 import { TOOL_DEFINITIONS } from "./tools-schema.ts";
@@ -280,12 +280,22 @@ class Session<T> {
   }
 
   async structuredDecide(mode: Exclude<StructuredMode, "off">): Promise<Decision | undefined> {
-    const completion = await this.call(
-      structuredDecideRequest(mode, this.messages, {
-        maxTokens: Math.min(this.maxTokens, 2048),
-        ...(this.o.temperature === undefined ? {} : { temperature: this.o.temperature }),
-      }),
-    );
+    let completion: ChatCompletion;
+    try {
+      completion = await this.call(
+        structuredDecideRequest(mode, this.messages, {
+          maxTokens: Math.min(this.maxTokens, 2048),
+          ...(this.o.temperature === undefined ? {} : { temperature: this.o.temperature }),
+        }),
+      );
+    } catch (err) {
+      // A server without this kind of structured output answers 400: fall back to corrections.
+      if (!(err instanceof LlmRequestError)) throw err;
+      this.result.problems.push(
+        `structured output (${mode}) refused by the server: ${err.message} — set LLM_STRUCTURED=off`,
+      );
+      return undefined;
+    }
     const read = readStructuredDecision(completion);
     if (read.ok) {
       this.result.problems.push(`decision taken by a structured-output request (${mode})`);

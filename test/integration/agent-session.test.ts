@@ -359,6 +359,27 @@ describe("agent session against a scripted model server", () => {
     },
   );
 
+  it("falls back to a correction when the server refuses structured output", async () => {
+    const { result } = await session(
+      [
+        reply.toolCalls([{ name: "write_file", arguments: { path: "strategies/k.ts", content: STRATEGY } }]),
+        reply.toolCalls([{ name: "write_file", arguments: { path: "strategies/k.yaml", content: CONFIG } }]),
+        reply.toolCalls([
+          { name: "run_backtest", arguments: { strategy: "strategies/k.ts", config: "strategies/k.yaml" } },
+        ]),
+        reply.text("Done."),
+        fault.status(400, { error: { message: "response_format json_schema is not supported" } }),
+        decide(),
+      ],
+      { structured: "json_schema" },
+    );
+    expect(result.outcome).toBe("decided");
+    expect(
+      result.problems.some((p) => /refused by the server: .*not supported — set LLM_STRUCTURED=off/.test(p)),
+    ).toBe(true);
+    expect(result.repairs).toBe(1);
+  });
+
   it("ends as aborted when the caller aborts, and lets an unreachable server surface to the loop", async () => {
     const controller = new AbortController();
     const aborted = await session(
