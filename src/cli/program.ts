@@ -5,6 +5,7 @@ import { openDb } from "../store/db.ts";
 import { register as registerBacktest } from "./backtest-command.ts";
 import { dataCommand } from "./data-command.ts";
 import { registerDataDownload } from "./data-download-command.ts";
+import { register as registerDoctor } from "./doctor-command.ts";
 import { register as registerLlm } from "./llm-command.ts";
 import { register as registerRun } from "./run-command.ts";
 import { register as registerStats } from "./stats-command.ts";
@@ -33,5 +34,6 @@ export function buildProgram(): Command {
   });
   registerStats(program);
   registerLlm(program);
+  registerDoctor(program);
   return program;
 }

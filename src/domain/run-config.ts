@@ -74,7 +74,7 @@ export const RunConfigSchema = z
     budgets: z.strictObject({
       max_iterations: z.number().int().min(1).default(50),
       max_wall_clock: duration.default("6h"),
-      max_tokens_per_iteration: z.number().int().min(1000).default(60_000),
+      max_tokens_per_iteration: z.number().int().min(1000).default(150_000),
       max_tokens_total: z.number().int().min(1000).optional(),
     }),
     loop: z.strictObject({
@@ -84,6 +84,8 @@ export const RunConfigSchema = z
       stop_on_first_pass: z.boolean().default(false),
       max_fix_attempts: z.number().int().min(1).default(3),
       stuck_after: z.number().int().min(2).default(8),
+      /** When the model endpoint is down: probe it every N seconds and resume by itself (0 = wait for a person). */
+      auto_resume_seconds: z.number().int().min(0).default(0),
     }),
   })
   .superRefine((c, ctx) => {

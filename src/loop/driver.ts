@@ -77,6 +77,8 @@ export interface Proposal {
 
 export interface Driver {
   readonly name: string;
+  /** Whether the driver's backend (the model endpoint) answers; drivers without one omit it. */
+  available?(signal: AbortSignal): Promise<boolean>;
   propose(ctx: DriverContext): Promise<Proposal>;
   decide(ctx: DriverContext, candidate: ProposedCandidate, outcome: CandidateOutcome): Promise<Decision>;
 }

@@ -159,10 +159,45 @@ export class ResearchLoop {
             },
           ]);
           log().warn({ run: this.runId, reason }, "run paused");
+          if (await this.waitForEndpoint(reason, signal)) continue;
           return this.current();
         }
         throw err;
       }
+    }
+  }
+
+  /**
+   * With `loop.auto_resume_seconds`, probes the model endpoint until it answers, then resumes the
+   * run (unless a person changed its status meanwhile). Returns whether the run is running again.
+   */
+  private async waitForEndpoint(reason: string, signal: AbortSignal): Promise<boolean> {
+    const every = this.frozen.config.loop.auto_resume_seconds * 1000;
+    const probe = this.deps.driver.available?.bind(this.deps.driver);
+    if (every <= 0 || !probe) return false;
+    for (;;) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, every);
+        signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
+      if (signal.aborted) return false;
+      const run = await this.current();
+      if (run.status !== "paused" || run.statusReason !== reason) return false;
+      if (!(await probe(signal))) continue;
+      return this.deps.runs.setStatus(
+        this.runId,
+        "running",
+        null,
+        [
+          {
+            eventId: eventId(this.runId, "run.resumed", run.iterationsDone + 1, String(this.now())),
+            runId: this.runId,
+            type: "run.resumed",
+            payload: { reason: "the model endpoint answers again" },
+          },
+        ],
+        ["paused"],
+      );
     }
   }
 

@@ -17,7 +17,7 @@ import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { PgWorkspaceFiles } from "../../src/store/workspace-files.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
-import { type FakeLlm, reply, startFakeLlm } from "../support/fake-llm.ts";
+import { type FakeLlm, fault, reply, startFakeLlm } from "../support/fake-llm.ts";
 import { storeBars } from "../support/store-bars.ts";
 
 const EMA = readFileSync("strategies/ema-cross.ts", "utf8").replace('name: "ema-cross"', 'name: "my-ema"');
@@ -178,5 +178,48 @@ loop: { driver: llm, max_fix_attempts: 5 }
       run.id,
     ]);
     expect(trials.rows[0]?.n).toBe(5);
+  });
+
+  it("pauses with a stated reason when the model endpoint stays down, and resumes by itself when it answers", async () => {
+    const down = await startFakeLlm({
+      script: [...Array.from({ length: 5 }, () => fault.serverError()), ...session(EMA, YAML, "tune")],
+    });
+    try {
+      const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+        { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
+        {
+          source: "outage",
+          text: `dataset: { symbol: E2EUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 3, warmup_bars: 200 }
+budgets: { max_iterations: 1 }
+loop: { driver: llm, auto_resume_seconds: 1 }
+`,
+        },
+      ]);
+      const run = await createRun(runs, { brief: "outage", config, driver: "llm" });
+      const driver = llmDriver({
+        client: new LlmClient({
+          baseURL: down.url,
+          model: "fake-model",
+          retry: { baseDelayMs: 5, maxDelayMs: 20 },
+        }),
+        files: new PgWorkspaceFiles(db),
+        allNudges: async () => [],
+      });
+      const end = await buildLoop(run, { db, driver, sandbox }).run(new AbortController().signal);
+      expect(end.status).toBe("completed");
+      const events = await runs.pendingEvents(100, run.id);
+      const paused = events.find((e) => e.type === "run.paused");
+      expect(paused?.payload["reason"]).toMatch(/^model endpoint unreachable since \d\d:\d\d UTC$/);
+      const types = events.map((e) => e.type);
+      expect(types.indexOf("run.resumed")).toBeGreaterThan(types.indexOf("run.paused"));
+      // Nothing half-written: the failed attempt left no iteration; the resumed one is #1.
+      expect((await runs.iterations(run.id)).map((i) => i.n)).toEqual([1]);
+    } finally {
+      await down.close();
+    }
   });
 });

@@ -7,6 +7,7 @@
 import type { Decision, IterationSummary } from "../../domain/run.ts";
 import { type ChatCompleter, runAgentSession } from "../../llm/agent.ts";
 import type { BacktestOutput } from "../../llm/agent-tools.ts";
+import type { LlmClient } from "../../llm/client.ts";
 import { buildPrompt, type PromptRunState } from "../../llm/prompt.ts";
 import type { StructuredMode } from "../../llm/structured.ts";
 import { loadLibrary, loadNotes, Workspace } from "../../llm/workspace.ts";
@@ -71,7 +72,7 @@ function promptState(ctx: DriverContext, config: DriverRunConfig): PromptRunStat
 }
 
 export interface LlmDriverOptions {
-  readonly client: ChatCompleter;
+  readonly client: ChatCompleter & Pick<LlmClient, "listModels">;
   readonly files: WorkspaceFileStore;
   /** Every nudge given to the run so far, for `read_notes` (the iteration's own are in the prompt). */
   readonly allNudges: (runId: string) => Promise<string[]>;
@@ -85,6 +86,14 @@ export function llmDriver(o: LlmDriverOptions): Driver {
   const notes = loadNotes();
   return {
     name: "llm",
+    async available(signal) {
+      try {
+        await o.client.listModels({ signal });
+        return true;
+      } catch {
+        return false;
+      }
+    },
     async propose(ctx: DriverContext): Promise<Proposal> {
       const config = ctx.config;
       const prompt = buildPrompt({
