@@ -103,9 +103,15 @@ export class FakeDiscord {
     return String(this.nextId);
   }
 
-  /** The DM channel the fake opened for `userId`, if any. */
-  dmChannelOf(userId: string): string | undefined {
-    return this.dmByUser.get(userId);
+  /** The DM channel for `userId` (the one POST /users/@me/channels answers), opened if need be. */
+  dmChannelOf(userId: string): string {
+    let channel = this.dmByUser.get(userId);
+    if (!channel) {
+      channel = this.id();
+      this.dmByUser.set(userId, channel);
+      this.dmOwner.set(channel, userId);
+    }
+    return channel;
   }
 
   messagesIn(channelId: string): StoredMessage[] {
@@ -204,12 +210,7 @@ export class FakeDiscord {
       this.send(res, rec, 200, { id: "1000000000000000001", username: "fake-bot", bot: true });
     } else if (method === "POST" && path === "/users/@me/channels") {
       const user = String(json?.["recipient_id"] ?? "");
-      let channel = this.dmByUser.get(user);
-      if (!channel) {
-        channel = this.id();
-        this.dmByUser.set(user, channel);
-        this.dmOwner.set(channel, user);
-      }
+      const channel = this.dmChannelOf(user);
       this.send(res, rec, 200, { id: channel, type: 1, recipients: [{ id: user }] });
     } else if (method === "POST" && messagesRoute) {
       const channelId = messagesRoute[1] as string;
