@@ -45,6 +45,7 @@ interface CompareFlags {
   out: string;
   json?: boolean;
   brief?: string;
+  parallel: string;
 }
 
 function positiveInt(raw: string, flag: string): number {
@@ -101,12 +102,14 @@ export function register(program: Command, deps: CompareCommandDeps = {}): void 
     .option("--config <file...>", "run config overrides, deep-merged over configs/default.yaml")
     .option("--preset <name>", "a preset from configs/presets (e.g. lenient)")
     .option("--brief <text>", "brief given to every run (the llm driver reads it)")
+    .option("--parallel <n>", "runs side by side (each with its own sandbox)", "1")
     .option("--out <file>", "markdown report", "compare-report.md")
     .option("--json", "print the comparison as JSON instead of the report")
     .action(async (o: CompareFlags) => {
       const drivers = parseDrivers(o.drivers);
       const budget = positiveInt(o.budget, "--budget");
       const seedCount = positiveInt(o.seeds, "--seeds");
+      const parallel = positiveInt(o.parallel, "--parallel");
       const config = runConfigFor({
         ...(o.config ? { config: o.config } : {}),
         ...(o.preset ? { preset: o.preset } : {}),
@@ -133,6 +136,7 @@ export function register(program: Command, deps: CompareCommandDeps = {}): void 
           config,
           makeDriver: (name) => makeDriver(name, { db, runs }),
           signal: controller.signal,
+          parallel,
           command: commandLine(o),
           ...(o.brief ? { brief: o.brief } : {}),
           onProgress: (p) => {

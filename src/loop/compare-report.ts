@@ -31,6 +31,8 @@ export interface FinalCandidate {
   readonly family: string | null;
   readonly distance: number;
   readonly daily: DailySeries | null;
+  /** Its Deflated Sharpe against every trial of its run (N = the whole budget), not just those before it. */
+  readonly endDsr: number | null;
 }
 
 /** One driver × seed run, as the comparison read it back from the store. */
@@ -68,6 +70,8 @@ export interface DriverSummary {
   /** How many final candidates entered the correlation (shared days ≥ 20, non-constant returns). */
   readonly correlated: number;
   readonly medianBestDistance: number | null;
+  /** Median over seeds of the final candidate's end-of-run DSR. */
+  readonly medianEndDsr: number | null;
   /** Median over seeds of the best distance after each backtest. */
   readonly curve: readonly (number | null)[];
   readonly backtests: number;
@@ -134,6 +138,7 @@ export function summariseDriver(driver: string, runs: readonly RunFigures[]): Dr
     finalCorrelation: corr.value,
     correlated: corr.used,
     medianBestDistance: median(bests),
+    medianEndDsr: median(mine.flatMap((r) => (r.final?.endDsr == null ? [] : [r.final.endDsr]))),
     curve: medianCurve(mine.map((r) => r.bestDistanceByBacktest)),
     backtests: mine.reduce((s, r) => s + r.backtests, 0),
     crashed: mine.reduce((s, r) => s + r.crashed, 0),
@@ -169,6 +174,8 @@ export function summarise(meta: ComparisonMeta, runs: readonly RunFigures[]): Co
 
 const f2 = (x: number | null | undefined) =>
   x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(2);
+const f3 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(3);
 const pct = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? "—" : `${(x * 100).toFixed(1)}%`;
 
@@ -250,6 +257,7 @@ export function renderReport(c: Comparison): string {
         "runs with a full pass",
         "median backtests to 1st pass",
         "best DSR",
+        "final DSR at N = budget",
         "passing candidates",
         "distinct families",
         "final-candidate correlation",
@@ -261,19 +269,23 @@ export function renderReport(c: Comparison): string {
         `${d.runsWithPass}/${d.seeds}`,
         d.medianBacktestsToFirstPass === null ? "—" : String(d.medianBacktestsToFirstPass),
         f2(d.bestDsr),
+        f2(d.medianEndDsr),
         String(d.passes.length),
         `${d.families.length} (${d.families.join(", ") || "—"})`,
         d.finalCorrelation === null
           ? `— (${d.correlated} usable)`
           : `${d.finalCorrelation.toFixed(2)} (n=${d.correlated})`,
-        f2(d.medianBestDistance),
+        f3(d.medianBestDistance),
         `${d.crashed}/${d.backtests}`,
       ]),
     ),
   );
   out.push("");
   out.push(
-    "Final candidate = each seed's best-distance candidate; correlation = mean pairwise Pearson correlation of " +
+    "Best DSR = the highest Deflated Sharpe any candidate of the driver had when it was judged (N = the trials " +
+      "before it, so early candidates are barely deflated); final DSR = median over seeds of the final candidate's " +
+      "DSR deflated by every backtest of its run. " +
+      "Final candidate = each seed's best-distance candidate; correlation = mean pairwise Pearson correlation of " +
       "their daily returns over the days they share (lower = more diverse across seeds). Gate distance is 0 " +
       "when every gate passes and grows with the mean normalised shortfall (≥ 1 for a crash or a failed check).",
   );
@@ -315,7 +327,7 @@ export function renderReport(c: Comparison): string {
   out.push("```");
   const pad = Math.max(...c.drivers.map((d) => d.driver.length));
   for (const d of c.drivers) {
-    out.push(`${d.driver.padEnd(pad)} ${sparkline(d.curve, width, top)}  ${f2(d.curve.at(-1) ?? null)}`);
+    out.push(`${d.driver.padEnd(pad)} ${sparkline(d.curve, width, top)}  ${f3(d.curve.at(-1) ?? null)}`);
   }
   out.push(
     `${"".padEnd(pad)} scale: ▁ = 0 (every gate passes) … █ = ${top.toFixed(2)}; ${width} columns over ${m.budget} backtests`,
@@ -326,7 +338,7 @@ export function renderReport(c: Comparison): string {
   out.push(
     mdTable(
       ["backtests", ...c.drivers.map((d) => d.driver)],
-      pts.map((p) => [String(p), ...c.drivers.map((d) => f2(d.curve[p - 1] ?? null))]),
+      pts.map((p) => [String(p), ...c.drivers.map((d) => f3(d.curve[p - 1] ?? null))]),
     ),
   );
   out.push("");
@@ -344,6 +356,7 @@ export function renderReport(c: Comparison): string {
         "best DSR",
         "final candidate",
         "distance",
+        "final DSR",
         "families",
         "wall",
       ],
@@ -356,7 +369,8 @@ export function renderReport(c: Comparison): string {
         r.backtestsToFirstPass === null ? "—" : String(r.backtestsToFirstPass),
         f2(r.bestDsr),
         r.final ? `#${r.final.iteration} ${r.final.name ?? "?"}` : "—",
-        f2(r.final?.distance ?? null),
+        f3(r.final?.distance ?? null),
+        f2(r.final?.endDsr ?? null),
         String(r.families.length),
         `${(r.wallMs / 1000).toFixed(0)} s`,
       ]),

@@ -9,7 +9,7 @@
  * started, plus that run's own trials. Writes still go to the real ledger (later research on the
  * window counts them), and a run's figures do not depend on the order or on the other drivers.
  */
-import { defaultSandbox, type Sandbox } from "../backtest/sandbox/index.ts";
+import { defaultSandbox, Sandbox } from "../backtest/sandbox/index.ts";
 import { eventId } from "../domain/run.ts";
 import { datasetKey, freezeRunConfig, type RunConfig, searchWindowHash } from "../domain/run-config.ts";
 import type { Db } from "../store/db.ts";
@@ -23,12 +23,21 @@ import {
   type RunFigures,
   summarise,
 } from "./compare-report.ts";
+import { alignDaily } from "./daily-series.ts";
 import type { Driver, DriverContext, Proposal } from "./driver.ts";
 import { normalisedHash } from "./evaluate.ts";
-import type { HoldoutRecord, LedgerTrial, NewTrial, TrialLedger, WindowStats } from "./ledger.ts";
+import type {
+  DailySeries,
+  HoldoutRecord,
+  LedgerTrial,
+  NewTrial,
+  TrialLedger,
+  WindowStats,
+} from "./ledger.ts";
 import { ResearchLoop } from "./research-loop.ts";
 import type { IterationRecord, RunRecord } from "./run-repository.ts";
 import { createRun, frozenOf, StoreBarSource } from "./runner.ts";
+import { averagePairwiseCorrelation, deflateSelection } from "./stats/index.ts";
 import { type BarSource, RunWindows } from "./windows.ts";
 
 /** Enough of the window's recent trials for the loop's correlation sample (it asks for 49). */
@@ -213,6 +222,8 @@ export interface CompareOptions {
   readonly brief?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: CompareProgress) => void;
+  /** Runs side by side (each with its own sandbox); 1 = one after another. */
+  readonly parallel?: number;
   readonly now?: () => number;
   /** Shown in the report as the way to reproduce it. */
   readonly command?: string;
@@ -260,6 +271,33 @@ function holdoutFigures(h: unknown): HoldoutFigures | null {
   };
 }
 
+/** As the loop's judge does: the recent trials estimate the average correlation (effective N). */
+const CORRELATION_SAMPLE = 50;
+
+/**
+ * The Deflated Sharpe of `selected` against everything its run tried (plus the ledger it started
+ * from), i.e. judged after the whole search rather than at the moment it was found, when N was
+ * smaller. Every trial with a Sharpe counts, duplicates included (slightly stricter than the judge).
+ */
+export function endOfRunDsr(
+  selected: DailySeries,
+  trials: readonly LedgerTrial[],
+  baselineSharpes: readonly number[] = [],
+): number | null {
+  const sharpes = [...baselineSharpes, ...trials.flatMap((t) => (t.sharpe === null ? [] : [t.sharpe]))];
+  if (sharpes.length === 0) return null;
+  const recent = trials
+    .flatMap((t) => (t.daily && t.daily !== selected ? [t.daily] : []))
+    .slice(-(CORRELATION_SAMPLE - 1));
+  const aligned = alignDaily([selected, ...recent]);
+  const averageCorrelation = aligned.length >= 2 ? averagePairwiseCorrelation(aligned) : 0;
+  try {
+    return deflateSelection({ selected: selected.returns, trialSharpes: sharpes, averageCorrelation }).dsr;
+  } catch {
+    return null;
+  }
+}
+
 /** The per-run figures, from the run's stored iterations and its ledger trials. */
 export function runFigures(
   run: Pick<RunRecord, "id" | "driver">,
@@ -267,6 +305,7 @@ export function runFigures(
   iterations: readonly IterationRecord[],
   trials: readonly LedgerTrial[],
   wallMs: number,
+  baselineSharpes: readonly number[] = [],
 ): RunFigures {
   const curve: (number | null)[] = [];
   let best: number | null = null;
@@ -306,6 +345,7 @@ export function runFigures(
       family: final.family,
       distance: final.distance,
       daily: trial?.daily ?? null,
+      endDsr: trial?.daily ? endOfRunDsr(trial.daily, trials, baselineSharpes) : null,
     };
   }
   return {
@@ -328,7 +368,7 @@ export function runFigures(
 
 /**
  * Runs every driver × seed to its budget, interleaved by seed (seed 1: every driver, seed 2: …) so
- * partial results are balanced if it is interrupted, and returns the comparison.
+ * partial results are balanced if it is interrupted, `parallel` at a time, and returns the comparison.
  */
 export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
   if (!Number.isInteger(o.budget) || o.budget < 1)
@@ -345,56 +385,61 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
   const dataset = datasetKey(base.config);
   const windowHash = searchWindowHash(base.config);
   const baseline = await ScopedLedger.snapshot(ledger, dataset, windowHash);
-  const total = o.drivers.length * o.seeds.length;
-  const figures: RunFigures[] = [];
 
-  for (const seed of o.seeds) {
-    for (const name of o.drivers) {
-      if (o.signal?.aborted) break;
-      const t0 = now();
-      const driver = await o.makeDriver(name);
-      const created = await createRun(runs, {
-        brief: o.brief ?? `driver comparison: ${name}, seed ${seed}, ${o.budget} backtests`,
-        config: runConfigForComparison(o.config, name, seed, o.budget),
-        driver: name,
-        source: "compare",
-      });
-      const frozen = frozenOf(created);
-      const scoped = new ScopedLedger(ledger, baseline);
-      const controller = new AbortController();
-      const stopOuter = () => controller.abort();
-      o.signal?.addEventListener("abort", stopOuter, { once: true });
-      let passes = 0;
-      let bestDistance: number | null = null;
-      const progress = (finished: boolean): CompareProgress => ({
-        driver: name,
-        seed,
-        runId: created.id,
-        done: figures.length,
-        total,
-        backtests: scoped.recorded,
-        budget: o.budget,
-        passes,
-        bestDistance,
-        finished,
-      });
-      const loop = new ResearchLoop(
-        {
-          runs,
-          ledger: scoped,
-          windows: new RunWindows(bars, frozen.config),
-          sandbox,
-          driver: new GuardedDriver(driver, scoped, { dataset, windowHash }),
-          onIteration: (it) => {
-            if (it.status === "passed") passes++;
-            o.onProgress?.(progress(false));
-            // A model may run several backtests in one iteration: stop once the budget is spent.
-            if (scoped.recorded >= o.budget) controller.abort();
-          },
+  const jobs = o.seeds.flatMap((seed) => o.drivers.map((name) => ({ seed, name })));
+  const slots: (RunFigures | undefined)[] = new Array(jobs.length);
+  let finishedRuns = 0;
+  const parallel = Math.max(1, Math.min(o.parallel ?? 1, jobs.length));
+  // One isolate runs one strategy at a time: parallel runs get their own sandbox each.
+  const extra = Array.from({ length: parallel - 1 }, () => new Sandbox());
+  const sandboxes = [sandbox, ...extra];
+
+  const runJob = async (seed: number, name: string, jobSandbox: Sandbox): Promise<RunFigures> => {
+    const t0 = now();
+    const driver = await o.makeDriver(name);
+    const created = await createRun(runs, {
+      brief: o.brief ?? `driver comparison: ${name}, seed ${seed}, ${o.budget} backtests`,
+      config: runConfigForComparison(o.config, name, seed, o.budget),
+      driver: name,
+      source: "compare",
+    });
+    const frozen = frozenOf(created);
+    const scoped = new ScopedLedger(ledger, baseline);
+    const controller = new AbortController();
+    const stopOuter = () => controller.abort();
+    o.signal?.addEventListener("abort", stopOuter, { once: true });
+    let passes = 0;
+    let bestDistance: number | null = null;
+    const progress = (finished: boolean): CompareProgress => ({
+      driver: name,
+      seed,
+      runId: created.id,
+      done: finishedRuns,
+      total: jobs.length,
+      backtests: scoped.recorded,
+      budget: o.budget,
+      passes,
+      bestDistance,
+      finished,
+    });
+    const loop = new ResearchLoop(
+      {
+        runs,
+        ledger: scoped,
+        windows: new RunWindows(bars, frozen.config),
+        sandbox: jobSandbox,
+        driver: new GuardedDriver(driver, scoped, { dataset, windowHash }),
+        onIteration: (it) => {
+          if (it.status === "passed") passes++;
+          o.onProgress?.(progress(false));
+          // A model may run several backtests in one iteration: stop once the budget is spent.
+          if (scoped.recorded >= o.budget) controller.abort();
         },
-        frozen,
-        created.id,
-      );
+      },
+      frozen,
+      created.id,
+    );
+    try {
       let end = await loop.run(controller.signal);
       if (end.status === "running" && !o.signal?.aborted) {
         await runs.setStatus(
@@ -419,7 +464,6 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
       } else if (end.status === "running") {
         await runs.setStatus(end.id, "stopped", "comparison interrupted", [], ["running"]);
       }
-      o.signal?.removeEventListener("abort", stopOuter);
       bestDistance = end.bestDistance;
       const f = runFigures(
         end,
@@ -428,10 +472,34 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
         await ledger.runTrials(end.id),
         now() - t0,
       );
-      figures.push(f);
+      finishedRuns++;
       o.onProgress?.(progress(true));
+      return f;
+    } finally {
+      o.signal?.removeEventListener("abort", stopOuter);
     }
+  };
+
+  // Jobs are taken in order (seed 1: every driver, seed 2: …); results keep that order whatever
+  // finishes first. Runs do not see each other's trials, so running them side by side changes
+  // nothing but the holdout peek counts, which are shared by design.
+  let next = 0;
+  try {
+    await Promise.all(
+      sandboxes.map(async (sb) => {
+        for (;;) {
+          if (o.signal?.aborted) return;
+          const i = next++;
+          const job = jobs[i];
+          if (!job) return;
+          slots[i] = await runJob(job.seed, job.name, sb);
+        }
+      }),
+    );
+  } finally {
+    for (const sb of extra) sb.dispose();
   }
+  const figures = slots.filter((f): f is RunFigures => f !== undefined);
 
   const after = await ledger.windowStats(dataset, windowHash);
   const w = base.config.windows;

@@ -119,6 +119,10 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
       expect(f.families).toEqual([...new Set(its.flatMap((i) => (i.family ? [i.family] : [])))].sort());
       expect(f.bestDistanceByBacktest.at(-1)).toBe(run?.bestDistance);
       expect(f.final?.iteration).toBe(run?.bestIteration);
+      if (f.final?.daily) {
+        expect(f.final.endDsr).toBeGreaterThanOrEqual(0);
+        expect(f.final.endDsr).toBeLessThanOrEqual(1);
+      }
       for (const p of f.passes) {
         const h = passed.find((i) => i.n === p.iteration)?.holdout as { peeks: number } | null;
         expect(p.holdout?.peeks).toBe(h?.peeks);

@@ -128,7 +128,7 @@ describe("summarise", () => {
           holdout: { ok: true, sharpe: 1.234, totalReturn: 0.4567, maxDrawdown: 0.12, peeks: 1 },
         },
       ],
-      final: { iteration: 3, name: "ema-cross", family: "trend", distance: 0, daily: series(a) },
+      final: { iteration: 3, name: "ema-cross", family: "trend", distance: 0, daily: series(a), endDsr: 0.4 },
     }),
     run({
       driver: "heuristic",
@@ -137,7 +137,14 @@ describe("summarise", () => {
       bestDsr: 0.5,
       bestDistanceByBacktest: [null, 0.8, 0.4, 0.4],
       families: ["trend"],
-      final: { iteration: 3, name: "donchian", family: "breakout", distance: 0.4, daily: series(b) },
+      final: {
+        iteration: 3,
+        name: "donchian",
+        family: "breakout",
+        distance: 0.4,
+        daily: series(b),
+        endDsr: 0.2,
+      },
       crashed: 1,
     }),
     run({
@@ -156,7 +163,7 @@ describe("summarise", () => {
           holdout: { ok: false, error: "no trades", peeks: 2 },
         },
       ],
-      final: { iteration: 1, name: "rsi", family: "mean-reversion", distance: 0, daily: null },
+      final: { iteration: 1, name: "rsi", family: "mean-reversion", distance: 0, daily: null, endDsr: null },
     }),
     run({ driver: "random", seed: 1, bestDistanceByBacktest: [0.9, 0.9, 0.7, 0.7], bestDsr: 0.1 }),
     run({ driver: "random", seed: 2, bestDistanceByBacktest: [0.5, 0.5, 0.5, 0.5], bestDsr: null }),
@@ -182,6 +189,8 @@ describe("summarise", () => {
     expect(h?.correlated).toBe(2);
     expect(h?.finalCorrelation).toBeCloseTo(pearson(a, b), 10);
     expect(h?.medianBestDistance).toBe(0);
+    expect(h?.medianEndDsr).toBeCloseTo(0.3, 12); // median of 0.4 and 0.2; seed 3 has none
+    expect(r?.medianEndDsr).toBeNull();
     expect(r?.runsWithPass).toBe(0);
     expect(r?.medianBacktestsToFirstPass).toBeNull();
     expect(r?.bestDsr).toBe(0.3);
@@ -200,18 +209,18 @@ describe("summarise", () => {
     expect(header).toBeGreaterThan(0);
     expect(lines[header + 1]).toMatch(/^\|(---\|)+$/);
     expect(lines[header + 2]).toBe(
-      `| heuristic | 2/3 | 2 | 0.99 | 2 | 3 (breakout, mean-reversion, trend) | ${pearson(a, b).toFixed(2)} (n=2) | 0.00 | 1/12 |`,
+      `| heuristic | 2/3 | 2 | 0.99 | 0.30 | 2 | 3 (breakout, mean-reversion, trend) | ${pearson(a, b).toFixed(2)} (n=2) | 0.000 | 1/12 |`,
     );
-    expect(lines[header + 3]).toBe("| random | 0/3 | — | 0.30 | 0 | 0 (—) | — (0 usable) | 0.50 | 0/12 |");
+    expect(lines[header + 3]).toBe("| random | 0/3 | — | 0.30 | — | 0 | 0 (—) | — (0 usable) | 0.500 | 0/12 |");
     expect(md).toContain(
       "| heuristic | 1 | #3 ema-cross | trend | 0.97 | sharpe 1.23, return 45.7%, max DD 12.0% (peek 1) |",
     );
     expect(md).toContain("| heuristic | 3 | #1 rsi | mean-reversion | 0.99 | failed: no trades (peek 2) |");
     expect(md).toContain("Reproduce: `alphaloop compare --drivers heuristic,random --budget 4 --seeds 3`");
     expect(md).toContain("Independent trials on this window: 7 before, 31 after.");
-    expect(md).toContain("| 4 | 0.00 | 0.50 |");
-    expect(md).toMatch(/^heuristic ▄▃▁▁ {2}0\.00$/m);
-    expect(md).toMatch(/^random {4}█▆▆▆ {2}0\.50$/m);
+    expect(md).toContain("| 4 | 0.000 | 0.500 |");
+    expect(md).toMatch(/^heuristic ▄▃▁▁ {2}0\.000$/m);
+    expect(md).toMatch(/^random {4}█▆▆▆ {2}0\.500$/m);
   });
 
   it("says so when nothing passed", () => {
