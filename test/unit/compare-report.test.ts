@@ -211,7 +211,9 @@ describe("summarise", () => {
     expect(lines[header + 2]).toBe(
       `| heuristic | 2/3 | 2 | 0.99 | 0.30 | 2 | 3 (breakout, mean-reversion, trend) | ${pearson(a, b).toFixed(2)} (n=2) | 0.000 | 1/12 |`,
     );
-    expect(lines[header + 3]).toBe("| random | 0/3 | — | 0.30 | — | 0 | 0 (—) | — (0 usable) | 0.500 | 0/12 |");
+    expect(lines[header + 3]).toBe(
+      "| random | 0/3 | — | 0.30 | — | 0 | 0 (—) | — (0 usable) | 0.500 | 0/12 |",
+    );
     expect(md).toContain(
       "| heuristic | 1 | #3 ema-cross | trend | 0.97 | sharpe 1.23, return 45.7%, max DD 12.0% (peek 1) |",
     );
