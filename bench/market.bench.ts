@@ -182,6 +182,11 @@ export default async function marketBench(): Promise<void> {
     const ds = await db.query<{ id: number }>("SELECT id FROM datasets WHERE symbol = 'COPY0'", []);
     const id = ds.rows[0]?.id as number;
     const copyLoadMs = await medianMs(() => readBars(db, id), 5, 1);
+    // Client CPU of one load (receive + decode): on a shared machine wall time mostly measures waiting.
+    const cpu0 = process.cpuUsage();
+    await readBars(db, id);
+    const cpu = process.cpuUsage(cpu0);
+    const loadCpuMs = (cpu.user + cpu.system) / 1000;
     const selectMs = await medianMs(() => selectRows(db, "COPY0"), 3, 1);
     const cacheDir = join(dir, "cache");
     const first = await loadBars(
@@ -212,7 +217,7 @@ export default async function marketBench(): Promise<void> {
       1,
     );
     console.log(
-      `load ${N} bars from Postgres (binary COPY → typed arrays): ${copyLoadMs.toFixed(0)} ms (goal < 1000)`,
+      `load ${N} bars from Postgres (binary COPY → typed arrays): ${copyLoadMs.toFixed(0)} ms (goal < 1000); client CPU ${loadCpuMs.toFixed(0)} ms`,
     );
     console.log(
       `  baseline SELECT into row objects: ${selectMs.toFixed(0)} ms; binary COPY is ${ratio(selectMs, copyLoadMs)} faster`,

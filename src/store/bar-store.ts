@@ -132,10 +132,18 @@ export async function upsertBars(
     );
     return { inserted: n, updated: 0 };
   }
+  // Overlap: drop identical rows first with one anti-join (a range scan, not a conflict probe per
+  // row), so re-importing a big file costs a read; only new or changed rows reach ON CONFLICT.
+  await tx.query(`ANALYZE ${STAGE}`, []);
   const { rows } = await tx.query<{ inserted: number; updated: number }>(
     `WITH up AS (
        INSERT INTO bars (symbol, timeframe, ts, open, high, low, close, volume)
        SELECT $1, $2, s.ts, s.open, s.high, s.low, s.close, s.volume FROM ${STAGE} s
+        WHERE NOT EXISTS (
+          SELECT 1 FROM bars b
+           WHERE b.symbol = $1 AND b.timeframe = $2 AND b.ts = s.ts
+             AND (b.open, b.high, b.low, b.close, b.volume) = (s.open, s.high, s.low, s.close, s.volume)
+        )
        ON CONFLICT (symbol, timeframe, ts) DO UPDATE
          SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
              close = EXCLUDED.close, volume = EXCLUDED.volume
