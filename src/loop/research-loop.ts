@@ -7,6 +7,7 @@
  * row exists) or it is redone from scratch; trials and events carry stable keys, so a redo never
  * duplicates them, and nudges are claimed only by the transaction that commits the iteration.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Sandbox } from "../backtest/sandbox/index.ts";
 import {
   type Decision,
@@ -71,6 +72,39 @@ export interface HoldoutSummary {
 /** Thrown by a driver when the model endpoint stays down past the client's retry budget. */
 export function isUnreachable(err: unknown): boolean {
   return err instanceof Error && (err.name === "LlmUnreachableError" || /unreachable/i.test(err.name));
+}
+
+/**
+ * A lost or refused database connection (server restart, network, admin termination), as opposed
+ * to a bug in a query: those are worth waiting out.
+ */
+export function isDatabaseDown(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as Error & { code?: string }).code ?? "";
+  if (
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "EPIPE",
+      "ETIMEDOUT",
+      "57P01",
+      "57P02",
+      "57P03",
+      "08000",
+      "08003",
+      "08006",
+    ].includes(code)
+  ) {
+    return true;
+  }
+  return /Connection terminated|terminating connection|connect ECONNREFUSED|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+    err.message,
+  );
+}
+
+/** Sleeps, returning early (without throwing) when the signal aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
 }
 
 const CURVE_POINTS = 200;
@@ -138,12 +172,13 @@ export class ResearchLoop {
       ["created", "running", "paused"],
     );
     if (!started) return this.current();
+    let run = await this.current();
     for (;;) {
-      const run = await this.current();
-      if (run.status !== "running" || signal.aborted) return run;
-      const done = this.budgetSpent(run);
-      if (done) return this.finish("completed", done);
       try {
+        run = await this.current();
+        if (run.status !== "running" || signal.aborted) return run;
+        const done = this.budgetSpent(run);
+        if (done) return await this.finish("completed", done);
         await this.iterate(run, signal);
       } catch (err) {
         if (signal.aborted) return this.current();
@@ -162,9 +197,59 @@ export class ResearchLoop {
           if (await this.waitForEndpoint(reason, signal)) continue;
           return this.current();
         }
+        if (isDatabaseDown(err)) {
+          const since = new Date(this.now()).toISOString().slice(11, 16);
+          const reason = `database unreachable since ${since} UTC`;
+          log().warn({ run: this.runId, err }, "database unreachable; waiting for it");
+          // Nothing of the iteration was committed (its writes are one transaction), so once the
+          // database answers the run is paused with the reason and, when configured, resumed.
+          if (!(await this.waitForDatabase(signal))) return this.current().catch(() => run);
+          await runs.setStatus(this.runId, "paused", reason, [
+            {
+              eventId: eventId(this.runId, "run.paused", run.iterationsDone + 1, String(this.now())),
+              runId: this.runId,
+              type: "run.paused",
+              payload: { reason },
+            },
+          ]);
+          if (this.frozen.config.loop.auto_resume_seconds > 0) {
+            const resumed = await runs.setStatus(
+              this.runId,
+              "running",
+              null,
+              [
+                {
+                  eventId: eventId(this.runId, "run.resumed", run.iterationsDone + 1, String(this.now())),
+                  runId: this.runId,
+                  type: "run.resumed",
+                  payload: { reason: "the database answers again" },
+                },
+              ],
+              ["paused"],
+            );
+            if (resumed) continue;
+          }
+          return this.current();
+        }
         throw err;
       }
     }
+  }
+
+  /** Polls the store until it answers (or the signal aborts); with backoff up to 30 s. */
+  private async waitForDatabase(signal: AbortSignal): Promise<boolean> {
+    let delay = 250;
+    while (!signal.aborted) {
+      try {
+        await this.deps.runs.getRun(this.runId);
+        return true;
+      } catch (err) {
+        if (!isDatabaseDown(err)) throw err;
+      }
+      await pause(delay, signal);
+      delay = Math.min(30_000, delay * 2);
+    }
+    return false;
   }
 
   /**
@@ -176,10 +261,7 @@ export class ResearchLoop {
     const probe = this.deps.driver.available?.bind(this.deps.driver);
     if (every <= 0 || !probe) return false;
     for (;;) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, every);
-        signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-      });
+      await pause(every, signal);
       if (signal.aborted) return false;
       const run = await this.current();
       if (run.status !== "paused" || run.statusReason !== reason) return false;

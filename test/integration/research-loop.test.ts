@@ -14,9 +14,11 @@ import type { CompletedIteration } from "../../src/loop/research-loop.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
 import type { Db } from "../../src/store/db.ts";
+import { openDb } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { storeBars } from "../support/store-bars.ts";
+import { startTcpProxy } from "../support/tcp-proxy.ts";
 
 const trend = { drift: 1.2, volScale: 0.7 };
 function runConfig(extra = ""): RunConfig {
@@ -236,5 +238,45 @@ describe("research loop", () => {
     expect(() => buildLoop(tampered as never, { db, driver: { name: "x" } as never, sandbox })).toThrow(
       /does not match its hash/,
     );
+  });
+
+  it("waits out a database outage mid-run, pauses with the reason, resumes by itself and finishes", async () => {
+    const proxy = await startTcpProxy(5432);
+    // The loop reaches Postgres only through the proxy, so the test can pull the plug on it alone.
+    const viaProxy = await openDb({ url: `postgres://postgres@127.0.0.1:${proxy.port}/test`, schema });
+    try {
+      const run = await createRun(runs, {
+        brief: "outage",
+        config: runConfig("budgets: { max_iterations: 3 }\nloop: { auto_resume_seconds: 1 }"),
+        driver: "heuristic",
+      });
+      let cut = false;
+      const loop = buildLoop(run, {
+        db: viaProxy,
+        driver: await driver(),
+        sandbox,
+        onIteration: (it) => {
+          if (it.n !== 1 || cut) return;
+          cut = true;
+          void proxy.cut().then(() => setTimeout(() => void proxy.restore(), 1500));
+        },
+      });
+      const end = await loop.run(new AbortController().signal);
+      expect(cut).toBe(true);
+      expect(end.status).toBe("completed");
+      expect((await runs.iterations(run.id)).map((i) => i.n)).toEqual([1, 2, 3]);
+      const events = await runs.pendingEvents(100, run.id);
+      const paused = events.find((e) => e.type === "run.paused");
+      expect(paused?.payload["reason"]).toMatch(/^database unreachable since \d\d:\d\d UTC$/);
+      expect(events.map((e) => e.type)).toContain("run.resumed");
+      const trials = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM trials WHERE run_id = $1",
+        [run.id],
+      );
+      expect(trials.rows[0]?.n).toBe(3);
+    } finally {
+      await viaProxy.close().catch(() => undefined);
+      await proxy.close();
+    }
   });
 });
