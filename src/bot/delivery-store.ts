@@ -19,6 +19,8 @@ export interface RunNote {
 }
 
 export interface DeliveryStore {
+  /** Runs with undelivered outbox events, the one waiting longest first. */
+  runsWithPending(limit: number): Promise<string[]>;
   steps(eventId: string): Promise<Map<string, StepRecord>>;
   recordStep(eventId: string, runId: string, step: StepRecord): Promise<void>;
   noteRun(runId: string, kind: string, text: string): Promise<void>;
@@ -27,6 +29,14 @@ export interface DeliveryStore {
 
 export class PgDeliveryStore implements DeliveryStore {
   constructor(private readonly db: Queryable) {}
+
+  async runsWithPending(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ run_id: string }>(
+      `SELECT run_id FROM outbox WHERE delivered_at IS NULL GROUP BY run_id ORDER BY min(id) LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.run_id);
+  }
 
   async steps(eventId: string): Promise<Map<string, StepRecord>> {
     const { rows } = await this.db.query<{

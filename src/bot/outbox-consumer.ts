@@ -59,8 +59,10 @@ export interface OutboxConsumerDeps {
   /** Absent when NOTIFY_WEBHOOK_URL is not set. */
   readonly push?: PushSender;
   readonly now?: () => number;
-  /** Events read per pass (default 200). */
+  /** Events read per run per pass (default 50). */
   readonly batch?: number;
+  /** Runs served per pass (default 100); runs beyond wait for the next pass. */
+  readonly maxRuns?: number;
   /** Backoff after a failed delivery, doubling per consecutive failure of the run. */
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
@@ -104,21 +106,21 @@ export class OutboxConsumer {
     this.now = d.now ?? Date.now;
   }
 
-  /** One pass over pending events. */
+  /**
+   * One pass over pending events: each run with undelivered events (and not waiting out a
+   * backoff) gets its next events read and delivered in order. Reading per run means one run
+   * stuck behind a long outage cannot starve the others out of a global batch.
+   */
   async deliverPending(): Promise<PassResult> {
-    const rows = await this.d.runs.pendingEvents(this.d.batch ?? 200);
-    const byRun = new Map<string, OutboxRow[]>();
-    for (const r of rows) {
-      const list = byRun.get(r.runId) ?? [];
-      list.push(r);
-      byRun.set(r.runId, list);
-    }
+    const now = this.now();
+    const runIds = (await this.d.deliveries.runsWithPending(this.d.maxRuns ?? 100)).filter(
+      (id) => (this.retry.get(id)?.at ?? 0) <= now,
+    );
     let delivered = 0;
     const failedRuns: string[] = [];
     await Promise.all(
-      [...byRun].map(async ([runId, events]) => {
-        const wait = this.retry.get(runId);
-        if (wait && wait.at > this.now()) return;
+      runIds.map(async (runId) => {
+        const events = await this.d.runs.pendingEvents(this.d.batch ?? 50, runId);
         for (const ev of events) {
           try {
             await this.deliverEvent(ev);

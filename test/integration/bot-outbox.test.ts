@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PgDeliveryStore } from "../../src/bot/delivery-store.ts";
 import { parseNotifySettings } from "../../src/bot/notify-settings.ts";
-import type { OutboxConsumer } from "../../src/bot/outbox-consumer.ts";
+import type { OutboxConsumer, OutboxConsumerDeps } from "../../src/bot/outbox-consumer.ts";
 import { outboxConsumerFromEnv } from "../../src/bot/outbox-setup.ts";
 import { EMBED_LIMITS, type Embed, embedLength } from "../../src/bot/render/limits.ts";
 import { eventId, type RunEvent, type RunEventType } from "../../src/domain/run.ts";
@@ -177,7 +177,10 @@ describe("discord outbox consumer", () => {
     await db.query("UPDATE outbox SET delivered_at = now() WHERE delivered_at IS NULL");
   });
 
-  function consumer(env: Record<string, string> = {}): OutboxConsumer {
+  function consumer(
+    env: Record<string, string> = {},
+    overrides: Partial<OutboxConsumerDeps> = {},
+  ): OutboxConsumer {
     return outboxConsumerFromEnv(
       db,
       {
@@ -187,7 +190,7 @@ describe("discord outbox consumer", () => {
         NOTIFY_WEBHOOK_URL: `${hook.url}/alphaloop-alerts`,
         ...env,
       },
-      { chartTimeoutMs: 400, overrides: { retryBaseMs: 0 } },
+      { chartTimeoutMs: 400, overrides: { retryBaseMs: 0, ...overrides } },
     );
   }
 
@@ -432,6 +435,23 @@ describe("discord outbox consumer", () => {
       "#2 ema-atr · momentum · PASS",
     ]);
     expect(discord.messagesIn(b.threadId)).toHaveLength(3);
+  });
+
+  it("does not let a run stuck behind an outage starve runs that come after it", async () => {
+    const stuck = await discordRun(passStory);
+    discord.inject(
+      "POST",
+      new RegExp(`^/channels/${stuck.threadId}/messages$`),
+      { kind: "status", status: 503 },
+      1_000,
+    );
+    const c = consumer({}, { batch: 3 });
+    expect((await c.deliverPending()).failedRuns).toEqual([stuck.id]);
+    const later = await discordRun((id) => passStory(id).slice(0, 2));
+    const pass = await c.deliverPending();
+    expect(pass).toEqual({ delivered: 2, failedRuns: [stuck.id] });
+    expect(discord.messagesIn(later.threadId)).toHaveLength(2);
+    expect(discord.messagesIn(stuck.threadId)).toHaveLength(0);
   });
 
   it("posts the iteration without the image when QuickChart fails or hangs", async () => {
