@@ -141,7 +141,7 @@ describe("iteration embed", () => {
     const field = (name: string) => e.fields?.find((f) => f.name === name)?.value;
     expect(field("sharpe")).toBe("0.80 ≥ 1.00 ✗");
     expect(field("max_drawdown")).toBe("31.0 % ≤ 25.0 % ✗");
-    expect(field("trades")).toBe("42.00 ≥ 30.00 ✓");
+    expect(field("trades")).toBe("42 ≥ 30 ✓");
     expect(e.description).toContain("• sharpe 0.80 < 1.00");
     expect(e.description).toContain("• max_drawdown 31.0% > 25.0%");
     expect(field("Decision")).toBe("**tune** — drawdown from late exits");

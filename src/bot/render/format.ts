@@ -24,7 +24,10 @@ export function formatMetric(name: string, x: number): string {
 
 export function gateValue(g: GateLine): string {
   const op = g.op === "<=" ? "≤" : "≥";
-  return `${formatMetric(g.gate, g.value)} ${op} ${formatMetric(g.gate, g.threshold)} ${g.pass ? "✓" : "✗"}`;
+  // Counts (trades, positive folds) read as whole numbers.
+  const counts = Number.isInteger(g.value) && Number.isInteger(g.threshold) && !PERCENT.test(g.gate);
+  const show = (x: number) => (counts ? String(x) : formatMetric(g.gate, x));
+  return `${show(g.value)} ${op} ${show(g.threshold)} ${g.pass ? "✓" : "✗"}`;
 }
 
 export function formatMs(ms: number): string {
