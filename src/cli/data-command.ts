@@ -107,6 +107,29 @@ export function dataCommand(program: Command, deps: DataCommandDeps = {}): Comma
   return data;
 }
 
+/**
+ * Import files into the configured store and close it again; throws a CliError listing the
+ * problems when nothing could be imported. For commands that produce files to import (e.g.
+ * `data download`).
+ */
+export async function importIntoStore(
+  paths: readonly string[],
+  opts: ImportOptions = {},
+): Promise<ImportResult> {
+  const db = await openDb();
+  try {
+    const result = await importFiles(db, paths, opts);
+    if (!result.ok) {
+      throw new CliError(
+        `${formatProblems(result.problems, LIST_LIMIT)}\nimport failed: ${result.problems.length} problem${plural(result.problems.length)}, nothing imported`,
+      );
+    }
+    return result;
+  } finally {
+    await db.close();
+  }
+}
+
 function datasetJson(d: DatasetRow) {
   return {
     symbol: d.symbol,
