@@ -149,6 +149,7 @@ function failedFixesInARow(history: readonly IterationSummary[]): number {
 
 export class ResearchLoop {
   private readonly now: () => number;
+  private lastSeen: RunRecord | undefined;
 
   constructor(
     private readonly deps: LoopDeps,
@@ -163,76 +164,96 @@ export class ResearchLoop {
    * status is re-read before every iteration), or `signal` aborts. Returns the run as it ends.
    */
   async run(signal: AbortSignal): Promise<RunRecord> {
-    const { runs } = this.deps;
-    const started = await runs.setStatus(
+    if (!(await this.begin())) return this.current();
+    for (;;) {
+      const s = await this.step(signal);
+      if (s.done) return s.run;
+    }
+  }
+
+  /** Moves the run to `running` (from created, running or paused); false if it is not resumable. */
+  async begin(): Promise<boolean> {
+    return this.deps.runs.setStatus(
       this.runId,
       "running",
       null,
       [{ eventId: eventId(this.runId, "run.started"), runId: this.runId, type: "run.started", payload: {} }],
       ["created", "running", "paused"],
     );
-    if (!started) return this.current();
-    let run = await this.current();
-    for (;;) {
-      try {
-        run = await this.current();
-        if (run.status !== "running" || signal.aborted) return run;
-        const done = this.budgetSpent(run);
-        if (done) return await this.finish("completed", done);
-        await this.iterate(run, signal);
-      } catch (err) {
-        if (signal.aborted) return this.current();
-        if (isUnreachable(err)) {
-          const since = new Date(this.now()).toISOString().slice(11, 16);
-          const reason = `model endpoint unreachable since ${since} UTC`;
-          await runs.setStatus(this.runId, "paused", reason, [
-            {
-              eventId: eventId(this.runId, "run.paused", run.iterationsDone + 1, String(this.now())),
-              runId: this.runId,
-              type: "run.paused",
-              payload: { reason },
-            },
-          ]);
-          log().warn({ run: this.runId, reason }, "run paused");
-          if (await this.waitForEndpoint(reason, signal)) continue;
-          return this.current();
-        }
-        if (isDatabaseDown(err)) {
-          const since = new Date(this.now()).toISOString().slice(11, 16);
-          const reason = `database unreachable since ${since} UTC`;
-          log().warn({ run: this.runId, err }, "database unreachable; waiting for it");
-          // Nothing of the iteration was committed (its writes are one transaction), so once the
-          // database answers the run is paused with the reason and, when configured, resumed.
-          if (!(await this.waitForDatabase(signal))) return this.current().catch(() => run);
-          await runs.setStatus(this.runId, "paused", reason, [
-            {
-              eventId: eventId(this.runId, "run.paused", run.iterationsDone + 1, String(this.now())),
-              runId: this.runId,
-              type: "run.paused",
-              payload: { reason },
-            },
-          ]);
-          if (this.frozen.config.loop.auto_resume_seconds > 0) {
-            const resumed = await runs.setStatus(
-              this.runId,
-              "running",
-              null,
-              [
-                {
-                  eventId: eventId(this.runId, "run.resumed", run.iterationsDone + 1, String(this.now())),
-                  runId: this.runId,
-                  type: "run.resumed",
-                  payload: { reason: "the database answers again" },
-                },
-              ],
-              ["paused"],
-            );
-            if (resumed) continue;
-          }
-          return this.current();
-        }
-        throw err;
+  }
+
+  /**
+   * One guarded step: re-reads the run, ends it when a budget is spent, otherwise runs one
+   * iteration; a model or database outage pauses (and maybe resumes) the run as `run()` always did.
+   * `done` means there is nothing more to do for this run now (finished, paused, stopped, aborted).
+   * A queue worker calls this once per job; `run()` calls it in a loop.
+   */
+  async step(signal: AbortSignal): Promise<{ done: boolean; run: RunRecord }> {
+    const { runs } = this.deps;
+    const more = (r: RunRecord) => ({ done: false, run: r });
+    const end = (r: RunRecord) => ({ done: true, run: r });
+    // The run as last read, for the pause events' iteration number when a read itself fails.
+    let run = this.lastSeen as RunRecord;
+    try {
+      run = await this.current();
+      this.lastSeen = run;
+      if (run.status !== "running" || signal.aborted) return end(run);
+      const done = this.budgetSpent(run);
+      if (done) return end(await this.finish("completed", done));
+      await this.iterate(run, signal);
+      return more(await this.current());
+    } catch (err) {
+      if (signal.aborted) return end(await this.current());
+      if (isUnreachable(err)) {
+        const since = new Date(this.now()).toISOString().slice(11, 16);
+        const reason = `model endpoint unreachable since ${since} UTC`;
+        await runs.setStatus(this.runId, "paused", reason, [
+          {
+            eventId: eventId(this.runId, "run.paused", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+            runId: this.runId,
+            type: "run.paused",
+            payload: { reason },
+          },
+        ]);
+        log().warn({ run: this.runId, reason }, "run paused");
+        if (await this.waitForEndpoint(reason, signal)) return more(await this.current());
+        return end(await this.current());
       }
+      if (isDatabaseDown(err)) {
+        const since = new Date(this.now()).toISOString().slice(11, 16);
+        const reason = `database unreachable since ${since} UTC`;
+        log().warn({ run: this.runId, err }, "database unreachable; waiting for it");
+        // Nothing of the iteration was committed (its writes are one transaction), so once the
+        // database answers the run is paused with the reason and, when configured, resumed.
+        if (!(await this.waitForDatabase(signal))) return end(await this.current().catch(() => run));
+        await runs.setStatus(this.runId, "paused", reason, [
+          {
+            eventId: eventId(this.runId, "run.paused", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+            runId: this.runId,
+            type: "run.paused",
+            payload: { reason },
+          },
+        ]);
+        if (this.frozen.config.loop.auto_resume_seconds > 0) {
+          const resumed = await runs.setStatus(
+            this.runId,
+            "running",
+            null,
+            [
+              {
+                eventId: eventId(this.runId, "run.resumed", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+                runId: this.runId,
+                type: "run.resumed",
+                payload: { reason: "the database answers again" },
+              },
+            ],
+            ["paused"],
+          );
+          if (resumed) return more(await this.current());
+        }
+        return end(await this.current());
+      }
+      throw err;
     }
   }
 
