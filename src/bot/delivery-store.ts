@@ -22,6 +22,8 @@ export interface DeliveryStore {
   /** Runs with undelivered outbox events, the one waiting longest first. */
   runsWithPending(limit: number): Promise<string[]>;
   steps(eventId: string): Promise<Map<string, StepRecord>>;
+  /** Where a nudge came from: its source and external id (a Discord message id for thread replies). */
+  nudgeOrigin(nudgeId: number): Promise<{ source: string; externalId: string | null } | undefined>;
   recordStep(eventId: string, runId: string, step: StepRecord): Promise<void>;
   noteRun(runId: string, kind: string, text: string): Promise<void>;
   runNotes(runId: string): Promise<RunNote[]>;
@@ -51,6 +53,15 @@ export class PgDeliveryStore implements DeliveryStore {
         { step: r.step, channelId: r.channel_id, messageId: r.message_id, detail: r.detail },
       ]),
     );
+  }
+
+  async nudgeOrigin(nudgeId: number): Promise<{ source: string; externalId: string | null } | undefined> {
+    const { rows } = await this.db.query<{ source: string; external_id: string | null }>(
+      "SELECT source, external_id FROM nudges WHERE id = $1",
+      [nudgeId],
+    );
+    const r = rows[0];
+    return r ? { source: r.source, externalId: r.external_id } : undefined;
   }
 
   async recordStep(eventId: string, runId: string, s: StepRecord): Promise<void> {

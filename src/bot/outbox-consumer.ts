@@ -45,7 +45,7 @@ import {
 import { runCardMessage } from "./render/run-card.ts";
 import type { PushNotice } from "./webhook.ts";
 
-export type DiscordSender = Pick<DiscordRest, "postMessage" | "createDm" | "createThread">;
+export type DiscordSender = Pick<DiscordRest, "postMessage" | "createDm" | "createThread" | "react">;
 export type ChartRenderer = (curve: EquityCurve, title: string) => Promise<Uint8Array>;
 export type PushSender = (notice: PushNotice) => Promise<unknown>;
 
@@ -277,7 +277,7 @@ export class OutboxConsumer {
         if (ping) await post("mention", ping);
         break;
       }
-      case "nudge.applied":
+      case "nudge.applied": {
         await post(
           "post",
           nudgeAppliedMessage({
@@ -286,7 +286,25 @@ export class OutboxConsumer {
             text: payloadString(p["text"]) ?? "",
           }),
         );
+        // A nudge typed as a thread reply also gets a ✅ on the reply itself.
+        const origin = await this.d.deliveries.nudgeOrigin(payloadNumber(p["nudgeId"], -1));
+        if (origin?.source === "discord-thread" && isSnowflake(origin.externalId)) {
+          const message = origin.externalId;
+          await step("react", async () => {
+            try {
+              await this.d.discord.react(target, message, "✅");
+              return { channelId: target, messageId: message, detail: {} };
+            } catch (err) {
+              // The reply was deleted or is out of reach: the thread post above already says it.
+              if (discordStatus(err) === 404 || discordStatus(err) === 403) {
+                return { channelId: target, messageId: message, detail: { failed: describe(err) } };
+              }
+              throw err;
+            }
+          });
+        }
         break;
+      }
       case "run.paused":
       case "run.resumed":
       case "run.finished": {

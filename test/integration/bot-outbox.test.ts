@@ -499,6 +499,48 @@ describe("discord outbox consumer", () => {
     expect(discord.messagesIn(r.threadId)).toHaveLength(2); // mention + holdout
   });
 
+  it("acknowledges a nudge in the thread and reacts ✅ on the reply it came from", async () => {
+    const reply = discord.id();
+    let nudgeId = 0;
+    const r = await discordRun(() => []);
+    const nudge = await runs.addNudge({
+      runId: r.id,
+      author: OWNER,
+      source: "discord-thread",
+      text: "try a volatility filter",
+      externalId: reply,
+    });
+    nudgeId = nudge?.id ?? -1;
+    const cli = await runs.addNudge({ runId: r.id, author: "bob", source: "cli", text: "tighter stops" });
+    await runs.appendEvents([
+      {
+        eventId: eventId(r.id, "nudge.applied", 3, String(nudgeId)),
+        runId: r.id,
+        type: "nudge.applied",
+        payload: { n: 3, nudgeId, author: OWNER, text: "try a volatility filter", source: "discord-thread" },
+      },
+      {
+        eventId: eventId(r.id, "nudge.applied", 3, String(cli?.id)),
+        runId: r.id,
+        type: "nudge.applied",
+        payload: { n: 3, nudgeId: cli?.id, author: "bob", text: "tighter stops", source: "cli" },
+      },
+    ]);
+    const start = discord.requests.length;
+    expect(await consumer().deliverPending()).toEqual({ delivered: 2, failedRuns: [] });
+    const reqs = since(start);
+    expect(reqs.map(call)).toEqual([
+      `POST /channels/${r.threadId}/messages`,
+      `PUT /channels/${r.threadId}/messages/${reply}/reactions/${encodeURIComponent("✅")}/@me`,
+      `POST /channels/${r.threadId}/messages`,
+    ]);
+    expect(reqs[0]?.json?.["content"]).toBe(
+      `Nudge from <@${OWNER}> applied in #3: > try a volatility filter`,
+    );
+    // Naming the author must not ping them.
+    expect(reqs[0]?.json?.["allowed_mentions"]).toEqual({ parse: [] });
+  });
+
   it("unarchives an archived thread before posting", async () => {
     const r = await discordRun((id) => [ev(id, "run.resumed", {})]);
     discord.archived.add(r.threadId);
