@@ -249,6 +249,15 @@ export class OutboxConsumer {
         if (m === "on" && isSnowflake(run.owner)) {
           const owner = run.owner;
           await step("dm", () => this.dm(ev.eventId, run.id, owner, gatePassDm(run, gp)));
+          if (results["dm"]?.detail["closed"] === true) {
+            // Say so where the owner will look, without a second ping.
+            await post("dm-closed", {
+              content: fitContent(
+                `Could not DM <@${owner}> (DMs closed for this server): the code and YAML are in \`alphaloop runs show ${run.id} --json\`.`,
+              ),
+              allowed_mentions: NO_MENTIONS,
+            });
+          }
         }
         const push = this.d.push;
         if (m === "on" && push) {
@@ -371,7 +380,11 @@ export class OutboxConsumer {
           "owner_dms_closed",
           `Discord refused a DM to ${owner} (50007: DMs closed or no shared server)`,
         );
-        return { channelId: null, messageId: null, detail: { skipped: "owner DMs closed (50007)" } };
+        return {
+          channelId: null,
+          messageId: null,
+          detail: { closed: true, skipped: "owner DMs closed (50007)" },
+        };
       }
       if (isMalformed(err)) {
         await this.d.deliveries.noteRun(runId, "owner_dm_failed", describe(err));

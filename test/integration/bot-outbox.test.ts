@@ -496,7 +496,13 @@ describe("discord outbox consumer", () => {
     const notes = await new PgDeliveryStore(db).runNotes(r.id);
     expect(notes.map((x) => x.kind)).toEqual(["owner_dms_closed"]);
     expect(notes[0]?.text).toContain("50007");
-    expect(discord.messagesIn(r.threadId)).toHaveLength(2); // mention + holdout
+    const thread = discord.messagesIn(r.threadId).map((m) => String(m.body["content"] ?? "").slice(0, 60));
+    expect(thread).toEqual([
+      `<@${OWNER}> #2 ema-atr · momentum passed every gate. sharpe 1`.slice(0, 60),
+      `Could not DM <@${OWNER}> (DMs closed for this server): the`.slice(0, 60),
+      "",
+    ]);
+    expect(discord.messagesIn(r.threadId)[1]?.body["allowed_mentions"]).toEqual({ parse: [] });
   });
 
   it("acknowledges a nudge in the thread and reacts ✅ on the reply it came from", async () => {
