@@ -70,6 +70,10 @@ export interface DriverSummary {
   /** How many final candidates entered the correlation (shared days ≥ 20, non-constant returns). */
   readonly correlated: number;
   readonly medianBestDistance: number | null;
+  /** Passing candidates whose holdout return was positive, of those with a holdout result. */
+  readonly holdoutPositive: number;
+  readonly holdoutEvaluated: number;
+  readonly medianHoldoutSharpe: number | null;
   /** Median over seeds of the final candidate's end-of-run DSR. */
   readonly medianEndDsr: number | null;
   /** Median over seeds of the best distance after each backtest. */
@@ -123,6 +127,7 @@ export function summariseDriver(driver: string, runs: readonly RunFigures[]): Dr
   const firsts = mine.flatMap((r) => (r.backtestsToFirstPass === null ? [] : [r.backtestsToFirstPass]));
   const dsrs = mine.flatMap((r) => (r.bestDsr === null ? [] : [r.bestDsr]));
   const corr = finalCorrelation(mine.flatMap((r) => (r.final?.daily ? [r.final.daily] : [])));
+  const holdouts = mine.flatMap((r) => r.passes.flatMap((p) => (p.holdout?.ok ? [p.holdout] : [])));
   const bests = mine.flatMap((r) => {
     const end = r.bestDistanceByBacktest.at(-1);
     return end === undefined || end === null ? [] : [end];
@@ -138,6 +143,9 @@ export function summariseDriver(driver: string, runs: readonly RunFigures[]): Dr
     finalCorrelation: corr.value,
     correlated: corr.used,
     medianBestDistance: median(bests),
+    holdoutPositive: holdouts.filter((h) => (h.totalReturn ?? 0) > 0).length,
+    holdoutEvaluated: holdouts.length,
+    medianHoldoutSharpe: median(holdouts.flatMap((h) => (h.sharpe === undefined ? [] : [h.sharpe]))),
     medianEndDsr: median(mine.flatMap((r) => (r.final?.endDsr == null ? [] : [r.final.endDsr]))),
     curve: medianCurve(mine.map((r) => r.bestDistanceByBacktest)),
     backtests: mine.reduce((s, r) => s + r.backtests, 0),
@@ -259,6 +267,7 @@ export function renderReport(c: Comparison): string {
         "best DSR",
         "final DSR at N = budget",
         "passing candidates",
+        "holdout: positive return / median sharpe",
         "distinct families",
         "final-candidate correlation",
         "median best distance",
@@ -271,6 +280,9 @@ export function renderReport(c: Comparison): string {
         f2(d.bestDsr),
         f2(d.medianEndDsr),
         String(d.passes.length),
+        d.holdoutEvaluated === 0
+          ? "—"
+          : `${d.holdoutPositive}/${d.holdoutEvaluated} / ${f2(d.medianHoldoutSharpe)}`,
         `${d.families.length} (${d.families.join(", ") || "—"})`,
         d.finalCorrelation === null
           ? `— (${d.correlated} usable)`

@@ -191,6 +191,8 @@ describe("summarise", () => {
     expect(h?.medianBestDistance).toBe(0);
     expect(h?.medianEndDsr).toBeCloseTo(0.3, 12); // median of 0.4 and 0.2; seed 3 has none
     expect(r?.medianEndDsr).toBeNull();
+    // Seed 3's holdout failed, so only seed 1's counts.
+    expect([h?.holdoutPositive, h?.holdoutEvaluated, h?.medianHoldoutSharpe]).toEqual([1, 1, 1.234]);
     expect(r?.runsWithPass).toBe(0);
     expect(r?.medianBacktestsToFirstPass).toBeNull();
     expect(r?.bestDsr).toBe(0.3);
@@ -209,10 +211,10 @@ describe("summarise", () => {
     expect(header).toBeGreaterThan(0);
     expect(lines[header + 1]).toMatch(/^\|(---\|)+$/);
     expect(lines[header + 2]).toBe(
-      `| heuristic | 2/3 | 2 | 0.99 | 0.30 | 2 | 3 (breakout, mean-reversion, trend) | ${pearson(a, b).toFixed(2)} (n=2) | 0.000 | 1/12 |`,
+      `| heuristic | 2/3 | 2 | 0.99 | 0.30 | 2 | 1/1 / 1.23 | 3 (breakout, mean-reversion, trend) | ${pearson(a, b).toFixed(2)} (n=2) | 0.000 | 1/12 |`,
     );
     expect(lines[header + 3]).toBe(
-      "| random | 0/3 | — | 0.30 | — | 0 | 0 (—) | — (0 usable) | 0.500 | 0/12 |",
+      "| random | 0/3 | — | 0.30 | — | 0 | — | 0 (—) | — (0 usable) | 0.500 | 0/12 |",
     );
     expect(md).toContain(
       "| heuristic | 1 | #3 ema-cross | trend | 0.97 | sharpe 1.23, return 45.7%, max DD 12.0% (peek 1) |",
