@@ -1,0 +1,91 @@
+/**
+ * What a research job does, the same on every transport: read the run from Postgres (the source of
+ * truth), drop the job unless the run is running, run exactly one guarded loop step, and enqueue
+ * the next iteration. A job for an iteration that is already committed only makes sure the next one
+ * is queued, so duplicates and redeliveries are harmless.
+ */
+import type { Sandbox } from "../backtest/sandbox/index.ts";
+import { eventId } from "../domain/run.ts";
+import { log } from "../log/logger.ts";
+import type { Driver } from "../loop/driver.ts";
+import type { CompletedIteration } from "../loop/research-loop.ts";
+import type { RunRecord } from "../loop/run-repository.ts";
+import { buildLoop } from "../loop/runner.ts";
+import type { BarSource } from "../loop/windows.ts";
+import type { Db } from "../store/db.ts";
+import { PgRunRepository } from "../store/run-repository.ts";
+import type { WorkerMetrics } from "./metrics.ts";
+import type { FailedHandler, IterationJob, JobHandler, ResearchTransport, StepOutcome } from "./transport.ts";
+
+export interface IterationHandlerDeps {
+  readonly db: Db;
+  readonly transport: ResearchTransport;
+  readonly driverFor: (run: RunRecord) => Promise<Driver>;
+  readonly sandbox?: Sandbox;
+  readonly bars?: BarSource;
+  readonly metrics?: WorkerMetrics;
+  readonly onIteration?: (runId: string, it: CompletedIteration) => void;
+}
+
+export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
+  const runs = new PgRunRepository(deps.db);
+  return async (job: IterationJob, signal: AbortSignal): Promise<StepOutcome> => {
+    const run = await runs.getRun(job.runId);
+    if (run?.status !== "running") return "done";
+    const last = await runs.lastIteration(job.runId);
+    if (last >= job.iteration) {
+      // Redelivered after its iteration committed (e.g. the worker died before enqueuing the next).
+      await deps.transport.enqueueIteration({ runId: job.runId, iteration: last + 1 });
+      return "continue";
+    }
+    const committed: CompletedIteration[] = [];
+    const loop = buildLoop(run, {
+      db: deps.db,
+      driver: await deps.driverFor(run),
+      ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
+      ...(deps.bars ? { bars: deps.bars } : {}),
+      onIteration: (it) => {
+        committed.push(it);
+        deps.onIteration?.(job.runId, it);
+      },
+    });
+    const step = await loop.step(signal);
+    for (const it of committed) {
+      const { rows } = await deps.db.query<{ backtests: number }>(
+        "SELECT backtests FROM iterations WHERE run_id = $1 AND n = $2",
+        [job.runId, it.n],
+      );
+      deps.metrics?.observe(it, Number(rows[0]?.backtests ?? 0));
+    }
+    if (step.done) return "done";
+    await deps.transport.enqueueIteration({
+      runId: job.runId,
+      iteration: (await runs.lastIteration(job.runId)) + 1,
+    });
+    return "continue";
+  };
+}
+
+/** A job out of retries: the run is marked failed with the error, so nobody waits on it forever. */
+export function failRunOnFinalError(db: Db): FailedHandler {
+  const runs = new PgRunRepository(db);
+  return async (job, err) => {
+    const reason =
+      `iteration ${job.iteration} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500);
+    const failed = await runs.setStatus(
+      job.runId,
+      "failed",
+      reason,
+      [
+        {
+          eventId: eventId(job.runId, "run.finished"),
+          runId: job.runId,
+          type: "run.finished",
+          payload: { status: "failed", reason },
+        },
+      ],
+      ["running"],
+    );
+    if (failed) log().error({ run: job.runId, reason }, "run failed");
+  };
+}
