@@ -55,9 +55,14 @@ export interface RenderedPrompt {
   user: string;
 }
 
+/** The parts of a run config the model may see: no holdout window (drivers get exactly this shape). */
+export type SearchSideConfig = Omit<RunConfig, "windows"> & {
+  readonly windows: Pick<RunConfig["windows"], "search">;
+};
+
 /** The model's view of a run config: the search side only. */
 export function promptRunStateOf(
-  config: RunConfig,
+  config: SearchSideConfig,
   run: { runId: string; iteration: number; brief: string; nextHypothesis?: string },
 ): PromptRunState {
   return {

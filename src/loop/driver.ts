@@ -9,6 +9,7 @@
 
 import type { Decision, IterationSummary, Nudge, TokenUsage } from "../domain/run.ts";
 import type { RunConfig } from "../domain/run-config.ts";
+import type { SearchSideConfig } from "../llm/prompt.ts";
 import type { Candidate, EvaluationError } from "./evaluate.ts";
 import type { GateResult } from "./gates.ts";
 
@@ -33,9 +34,7 @@ export interface CandidateOutcome {
 }
 
 /** The run config as drivers see it: no holdout window, by construction. */
-export type DriverRunConfig = Omit<RunConfig, "windows"> & {
-  readonly windows: Pick<RunConfig["windows"], "search">;
-};
+export type DriverRunConfig = SearchSideConfig;
 
 export function driverView(config: RunConfig): DriverRunConfig {
   const { holdout: _sealed, ...windows } = config.windows;

@@ -8,18 +8,11 @@ import type { Decision, IterationSummary } from "../../domain/run.ts";
 import { type ChatCompleter, runAgentSession } from "../../llm/agent.ts";
 import type { BacktestOutput } from "../../llm/agent-tools.ts";
 import type { LlmClient } from "../../llm/client.ts";
-import { buildPrompt, type PromptRunState } from "../../llm/prompt.ts";
+import { buildPrompt, promptRunStateOf } from "../../llm/prompt.ts";
 import type { StructuredMode } from "../../llm/structured.ts";
 import { loadLibrary, loadNotes, Workspace } from "../../llm/workspace.ts";
 import type { WorkspaceFileStore } from "../../store/workspace-files.ts";
-import type {
-  CandidateOutcome,
-  Driver,
-  DriverContext,
-  DriverRunConfig,
-  Proposal,
-  ProposedCandidate,
-} from "../driver.ts";
+import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
 
@@ -51,26 +44,6 @@ export function historyTable(history: readonly IterationSummary[]): string {
   ].join("\n");
 }
 
-function promptState(ctx: DriverContext, config: DriverRunConfig): PromptRunState {
-  const last = ctx.history.at(-1);
-  return {
-    runId: ctx.runId,
-    iteration: ctx.iteration,
-    maxIterations: config.budgets.max_iterations,
-    brief: ctx.brief,
-    dataset: { symbol: config.dataset.symbol, timeframe: config.dataset.timeframe },
-    search: { start: config.windows.search.start, end: config.windows.search.end },
-    walkForward: {
-      folds: config.walk_forward.folds,
-      scheme: config.walk_forward.scheme,
-      warmupBars: config.walk_forward.warmup_bars,
-    },
-    costs: { feeBps: config.costs.fee_bps, slippageBps: config.costs.slippage_bps },
-    gates: config.gates,
-    ...(last?.nextHypothesis ? { nextHypothesis: last.nextHypothesis } : {}),
-  };
-}
-
 export interface LlmDriverOptions {
   readonly client: ChatCompleter & Pick<LlmClient, "listModels">;
   readonly files: WorkspaceFileStore;
@@ -97,7 +70,14 @@ export function llmDriver(o: LlmDriverOptions): Driver {
     async propose(ctx: DriverContext): Promise<Proposal> {
       const config = ctx.config;
       const prompt = buildPrompt({
-        state: promptState(ctx, config),
+        state: promptRunStateOf(config, {
+          runId: ctx.runId,
+          iteration: ctx.iteration,
+          brief: ctx.brief,
+          ...(ctx.history.at(-1)?.nextHypothesis
+            ? { nextHypothesis: ctx.history.at(-1)?.nextHypothesis as string }
+            : {}),
+        }),
         history: historyTable(ctx.history),
         nudges: ctx.nudges.map((n) => `${n.author}: ${n.text}`),
       });
