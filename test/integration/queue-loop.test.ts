@@ -264,6 +264,40 @@ describe("research queue", () => {
       }
     }, 60_000);
 
+    it("serves /health and /metrics", async () => {
+      const transport = make(1);
+      const w = await startWorker({
+        db,
+        transport,
+        driverFor: async () => heuristic,
+        sandbox,
+        healthPort: 0,
+      });
+      try {
+        const port = w.health?.port as number;
+        const health = await fetch(`http://127.0.0.1:${port}/health`);
+        expect(health.status).toBe(200);
+        const body = (await health.json()) as Record<string, unknown>;
+        expect(body["ok"]).toBe(true);
+        expect(body["postgres"]).toBe("ok");
+        expect(body[transport.kind === "bullmq" ? "redis" : "queue"]).toBe("ok");
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        for (const name of [
+          "alphaloop_iterations_total",
+          "alphaloop_backtests_total",
+          "alphaloop_queue_depth",
+          "alphaloop_gate_passes_total",
+          "alphaloop_model_latency_seconds",
+          "alphaloop_parse_repairs_total",
+        ]) {
+          expect(metrics).toContain(`# TYPE ${name} `);
+        }
+        expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+      } finally {
+        await w.close(1000);
+      }
+    });
+
     it("enqueues one job per iteration id while it is pending", async () => {
       const producer = make(1);
       try {
