@@ -264,6 +264,35 @@ describe("research queue", () => {
       }
     }, 60_000);
 
+    it("retries a failing iteration with backoff, then marks the run failed with the reason", async () => {
+      const run = await createRun(runs, { brief: "broken", config: runConfig(3), driver: "heuristic" });
+      let calls = 0;
+      // A driver with a bug (not an outage): every attempt throws.
+      const broken: Driver = {
+        name: "heuristic",
+        propose: async () => {
+          calls++;
+          throw new Error("driver bug");
+        },
+        decide: (ctx, c, o) => heuristic.decide(ctx, c, o),
+      };
+      const { transport, w } = await worker(async () => broken);
+      try {
+        await submitRun(runs, transport, run.id);
+        const end = await until(finished(run.id), 20_000);
+        expect([end.status, end.statusReason]).toEqual(["failed", "iteration 1 failed: driver bug"]);
+        expect(calls).toBe(3);
+        expect(await counts(run.id)).toEqual({
+          iterations: 0,
+          trials: 0,
+          completedEvents: 0,
+          finishedEvents: 1,
+        });
+      } finally {
+        await w.close(1000);
+      }
+    });
+
     it("serves /health and /metrics", async () => {
       const transport = make(1);
       const w = await startWorker({
