@@ -1,0 +1,129 @@
+/**
+ * `alphaloop run` and `alphaloop runs list|show` as a person uses them: the live table, a nudge
+ * typed on stdin, the summary and results.tsv, then reading the run back.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { register } from "../../src/cli/run-command.ts";
+import { syntheticBars } from "../../src/market/synthetic.ts";
+import type { Db } from "../../src/store/db.ts";
+import { PgRunRepository } from "../../src/store/run-repository.ts";
+import { backends, dropSchema, testSchema } from "../support/databases.ts";
+import { storeBars } from "../support/store-bars.ts";
+
+describe("alphaloop run / runs", () => {
+  let db: Db;
+  const schema = testSchema("run_cli");
+  const dir = mkdtempSync(join(tmpdir(), "alphaloop-run-cli-"));
+  const trend = { drift: 1.2, volScale: 0.7 };
+  beforeAll(async () => {
+    db = await backends[0].open(schema);
+    await storeBars(
+      db,
+      "CLIUSD",
+      "1h",
+      syntheticBars({
+        n: 24 * 700,
+        timeframe: "1h",
+        start: "2020-01-01",
+        seed: 4,
+        regimes: { bull: trend, bear: trend, sideways: trend },
+      }),
+    );
+  });
+  afterAll(() => dropSchema(db, schema));
+
+  async function cli(args: string[], input: NodeJS.ReadableStream | null = null): Promise<string> {
+    let out = "";
+    const program = new Command().exitOverride();
+    // The command closes the store it opens; hand it a view whose close is a no-op.
+    register(program, {
+      openDb: async () => ({ ...db, close: async () => {} }),
+      write: (t) => (out += t),
+      input,
+    });
+    const chunks: string[] = [];
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((c: string) => {
+      chunks.push(String(c));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      await program.parseAsync(args, { from: "user" });
+    } finally {
+      process.stdout.write = original;
+    }
+    return out + chunks.join("");
+  }
+
+  it("prints a row per iteration, stores a typed nudge for the next iteration, and writes results.tsv", async () => {
+    const override = join(dir, "cli.yaml");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      override,
+      `dataset: { symbol: CLIUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 3, warmup_bars: 200 }
+`,
+    );
+    const stdin = new PassThrough();
+    stdin.write("try donchian-breakout next\n");
+    const results = join(dir, "results.tsv");
+    const out = await cli(
+      [
+        "run",
+        "--brief",
+        "cli test",
+        "--preset",
+        "lenient",
+        "--config",
+        override,
+        "--driver",
+        "heuristic",
+        "--max-iterations",
+        "3",
+        "--results",
+        results,
+      ],
+      stdin,
+    );
+    stdin.end();
+    expect(out).toContain("driver: heuristic (as configured)");
+    expect(out).toMatch(/run (r-[0-9a-f]{8}) · CLIUSD 1h · search 2020-01-01 → 2021-07-01 · holdout sealed/);
+    const rows = out.split("\n").filter((l) => /^[123] {3}\S/.test(l));
+    expect(rows).toHaveLength(3);
+    expect(out).toContain("📥 nudge stored");
+    expect(out).toMatch(/completed \(reached max_iterations \(3\)\): 3 iterations/);
+    const tsv = readFileSync(results, "utf8").trim().split("\n");
+    expect(tsv[0]).toBe(
+      "iteration\tname\tfamily\tsharpe\tmax_dd\tprofit_factor\ttrades\tdsr\tstatus\tdescription",
+    );
+    expect(tsv.slice(1).map((l) => l.split("\t")[0])).toEqual(["1", "2", "3"]);
+    for (const line of tsv.slice(1))
+      expect(["pass", "keep", "discard", "crash"]).toContain(line.split("\t")[8]);
+
+    const runId = /run (r-[0-9a-f]{8})/.exec(out)?.[1] as string;
+    const nudges = await new PgRunRepository(db).nudges(runId);
+    expect(nudges).toHaveLength(1);
+    expect(nudges[0]?.text).toBe("try donchian-breakout next");
+    expect(nudges[0]?.claimedIteration).not.toBeNull();
+
+    const list = JSON.parse(await cli(["runs", "list", "--json"])) as {
+      runs: { id: string; iterationsDone: number }[];
+    };
+    expect(list.runs.find((r) => r.id === runId)?.iterationsDone).toBe(3);
+    const show = await cli(["runs", "show", runId]);
+    expect(show).toContain("brief: cli test");
+    expect(show.split("\n").filter((l) => /^[123] {3}\S/.test(l))).toHaveLength(3);
+  });
+
+  it("refuses to resume a run that does not exist", async () => {
+    await expect(cli(["run", "--resume", "r-00000000"])).rejects.toThrow(/no run r-00000000/);
+  });
+});
