@@ -279,20 +279,29 @@ const CORRELATION_SAMPLE = 50;
  * from), i.e. judged after the whole search rather than at the moment it was found, when N was
  * smaller. Every trial with a Sharpe counts, duplicates included (slightly stricter than the judge).
  */
+export interface LedgerBaseline {
+  readonly sharpes: readonly number[];
+  /** The window's most recent trials before the comparison, newest first. */
+  readonly recent: readonly DailySeries[];
+}
+
+const EMPTY_BASELINE: LedgerBaseline = { sharpes: [], recent: [] };
+
 export function endOfRunDsr(
-  selected: DailySeries,
+  selected: LedgerTrial & { readonly daily: DailySeries },
   trials: readonly LedgerTrial[],
-  baselineSharpes: readonly number[] = [],
+  baseline: LedgerBaseline = EMPTY_BASELINE,
 ): number | null {
-  const sharpes = [...baselineSharpes, ...trials.flatMap((t) => (t.sharpe === null ? [] : [t.sharpe]))];
+  const sharpes = [...baseline.sharpes, ...trials.flatMap((t) => (t.sharpe === null ? [] : [t.sharpe]))];
   if (sharpes.length === 0) return null;
-  const recent = trials
-    .flatMap((t) => (t.daily && t.daily !== selected ? [t.daily] : []))
-    .slice(-(CORRELATION_SAMPLE - 1));
-  const aligned = alignDaily([selected, ...recent]);
+  // The same sample the judge takes: the newest trials first, then the ledger before the comparison.
+  const own = trials.flatMap((t) => (t.daily && t.id !== selected.id ? [t.daily] : [])).reverse();
+  const recent = [...own, ...baseline.recent].slice(0, CORRELATION_SAMPLE - 1);
+  const aligned = alignDaily([selected.daily, ...recent]);
   const averageCorrelation = aligned.length >= 2 ? averagePairwiseCorrelation(aligned) : 0;
   try {
-    return deflateSelection({ selected: selected.returns, trialSharpes: sharpes, averageCorrelation }).dsr;
+    return deflateSelection({ selected: selected.daily.returns, trialSharpes: sharpes, averageCorrelation })
+      .dsr;
   } catch {
     return null;
   }
@@ -305,7 +314,7 @@ export function runFigures(
   iterations: readonly IterationRecord[],
   trials: readonly LedgerTrial[],
   wallMs: number,
-  baselineSharpes: readonly number[] = [],
+  baseline: LedgerBaseline = EMPTY_BASELINE,
 ): RunFigures {
   const curve: (number | null)[] = [];
   let best: number | null = null;
@@ -345,7 +354,7 @@ export function runFigures(
       family: final.family,
       distance: final.distance,
       daily: trial?.daily ?? null,
-      endDsr: trial?.daily ? endOfRunDsr(trial.daily, trials, baselineSharpes) : null,
+      endDsr: trial?.daily ? endOfRunDsr({ ...trial, daily: trial.daily }, trials, baseline) : null,
     };
   }
   return {
@@ -386,6 +395,10 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
   const windowHash = searchWindowHash(base.config);
   const baseline = await ScopedLedger.snapshot(ledger, dataset, windowHash);
 
+  const endBaseline: LedgerBaseline = {
+    sharpes: baseline.stats.sharpes,
+    recent: baseline.recent.flatMap((t) => (t.daily ? [t.daily] : [])),
+  };
   const jobs = o.seeds.flatMap((seed) => o.drivers.map((name) => ({ seed, name })));
   const slots: (RunFigures | undefined)[] = new Array(jobs.length);
   let finishedRuns = 0;
@@ -471,6 +484,7 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
         await runs.iterations(end.id),
         await ledger.runTrials(end.id),
         now() - t0,
+        endBaseline,
       );
       finishedRuns++;
       o.onProgress?.(progress(true));

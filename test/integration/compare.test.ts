@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register } from "../../src/cli/compare-command.ts";
 import { datasetKey, loadRunConfig, type RunConfig, searchWindowHash } from "../../src/domain/run-config.ts";
-import { compareDrivers, ScopedLedger } from "../../src/loop/compare.ts";
+import { compareDrivers, endOfRunDsr, ScopedLedger } from "../../src/loop/compare.ts";
 import { type Comparison, renderReport } from "../../src/loop/compare-report.ts";
 import { DEFAULT_CONFIG_PATH, PROJECT_ROOT } from "../../src/loop/config-files.ts";
 import type { Driver } from "../../src/loop/driver.ts";
@@ -142,6 +142,36 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     expect(comparison.meta.ledgerAfter).toBe(stats.trials);
     expect(stats.trials).toBeGreaterThan(0);
   });
+
+  it("the final DSR is deflated by the ledger the comparison started from, not only by its own run", async () => {
+    const ledger = new PgTrialLedger(db);
+    const dataset = datasetKey(config());
+    const hash = searchWindowHash(config());
+    const before = await ledger.windowStats(dataset, hash);
+    const recent = await ledger.recentOnWindow(dataset, hash, 200);
+    const library = await loadLibrary("strategies", sandbox);
+    const again = await compareDrivers({
+      db,
+      drivers: ["heuristic"],
+      seeds: [1],
+      budget: 1,
+      config: config(),
+      sandbox,
+      makeDriver: async () => createDriver("heuristic", { library }),
+    });
+    const f = again.runs[0];
+    const daily = f?.final?.daily;
+    if (!f || !daily) throw new Error("the heuristic's first candidate has no daily returns");
+    const trials = await ledger.runTrials(f.runId);
+    const own = trials.find((t) => t.iteration === f.final?.iteration);
+    if (!own) throw new Error("no trial for the final candidate");
+    const selected = { ...own, daily };
+    const baseline = { sharpes: before.sharpes, recent: recent.flatMap((t) => (t.daily ? [t.daily] : [])) };
+    expect(again.meta.ledgerBefore).toBe(before.trials);
+    expect(f.final?.endDsr).toBe(endOfRunDsr(selected, trials, baseline));
+    // With one trial of its own and nothing before it, the DSR would not be deflated at all.
+    expect(endOfRunDsr(selected, trials)).not.toBe(f.final?.endDsr);
+  }, 60_000);
 
   it("a scoped ledger sees the baseline and its own trials, never a sibling run's", async () => {
     const inner = new PgTrialLedger(db);
