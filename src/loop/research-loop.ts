@@ -241,7 +241,12 @@ export class ResearchLoop {
             null,
             [
               {
-                eventId: eventId(this.runId, "run.resumed", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+                eventId: eventId(
+                  this.runId,
+                  "run.resumed",
+                  (run?.iterationsDone ?? 0) + 1,
+                  String(this.now()),
+                ),
                 runId: this.runId,
                 type: "run.resumed",
                 payload: { reason: "the database answers again" },
