@@ -116,6 +116,13 @@ function policyLines(errors: readonly ConfigError[]): string[] {
     .map((e) => e.message.replace(/^policy: /, "").split(" — ")[0] ?? `config sets ${e.path}`);
 }
 
+function harnessError(err: unknown): EvaluationError {
+  return {
+    kind: "invalid_output",
+    message: `the simulator rejected this candidate: ${err instanceof Error ? err.message : String(err)}`,
+  };
+}
+
 class SignalsFailure extends Error {
   constructor(readonly error: SandboxError) {
     super(error.message);
@@ -255,7 +262,8 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
       }
     } catch (err) {
       if (err instanceof SignalsFailure) return done({ status: "crash", error: err.error, strategy, config });
-      throw err;
+      // A candidate must never take the run down, even through a gap in config validation.
+      return done({ status: "crash", error: harnessError(err), strategy, config });
     }
     const stitched = stitch(parts);
     const all = metrics(stitched, { timeframe: config.timeframe });
@@ -373,15 +381,20 @@ export async function backtestOnce(candidate: Candidate, o: SingleBacktestOption
     const params = config.params as Record<string, unknown>;
     const r = await handle.signals(bars, params);
     if (!r.ok) return { ok: false, error: r.error, policyViolations: [] };
-    const sim = simulate(bars, r.signals, {
-      direction: config.direction,
-      risk: config.risk,
-      sizing: config.sizing,
-      feeBps: o.feeBps,
-      slippageBps: o.slippageBps,
-      timeframe: config.timeframe,
-      startIndex: start,
-    });
+    let sim: SimulationResult;
+    try {
+      sim = simulate(bars, r.signals, {
+        direction: config.direction,
+        risk: config.risk,
+        sizing: config.sizing,
+        feeBps: o.feeBps,
+        slippageBps: o.slippageBps,
+        timeframe: config.timeframe,
+        startIndex: start,
+      });
+    } catch (err) {
+      return { ok: false, error: harnessError(err), policyViolations: [] };
+    }
     let lookahead: LookaheadReport | undefined;
     if ((o.lookaheadCuts ?? 0) > 0) {
       try {

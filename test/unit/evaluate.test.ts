@@ -119,4 +119,16 @@ export default defineStrategy({
     expect(ev.lookahead?.ok).toBe(false);
     expect(ev.lookahead?.firstBadBar?.time).toBeGreaterThan(0);
   });
+
+  it("turns a risk config the simulator cannot honour into a config error, never a crash of the run", async () => {
+    const ev = await evaluateCandidate(
+      { code: emaCode, configYaml: `${emaYaml}risk:\n  take_profit: { r_multiple: 2 }\n` },
+      ctx,
+    );
+    expect(ev.status).toBe("crash");
+    expect(ev.error?.kind).toBe("config");
+    expect(ev.error?.message).toContain(
+      "risk.take_profit.r_multiple: take_profit.r_multiple needs a stop_loss",
+    );
+  });
 });

@@ -198,7 +198,11 @@ export function randomRisk(rng: Random): RiskConfig {
   const stop = rng.int(3);
   if (stop === 1) risk.stop_loss = { percent: pick([2, 3, 4, 6, 8, 10], rng) };
   if (stop === 2) risk.stop_loss = { atr: pick([1, 1.5, 2, 2.5, 3, 4], rng), atr_period: 14 };
-  if (rng.next() < 0.3) risk.take_profit = { r_multiple: pick([1.5, 2, 3, 4], rng) };
+  if (rng.next() < 0.3) {
+    const r = pick([1.5, 2, 3, 4], rng);
+    // R is a multiple of the stop distance: without a stop the target is a percentage instead.
+    risk.take_profit = risk.stop_loss ? { r_multiple: r } : { percent: r * 3 };
+  }
   if (rng.next() < 0.3) risk.trailing_stop = { atr: pick([2, 2.5, 3, 4, 5], rng), atr_period: 14 };
   if (rng.next() < 0.25) risk.time_stop_bars = pick([12, 24, 48, 96], rng);
   return risk;
