@@ -3,6 +3,7 @@ import { maskSecrets } from "../log/secrets.ts";
 import { importFiles } from "../market/import.ts";
 import { openDb } from "../store/db.ts";
 import { register as registerBacktest } from "./backtest-command.ts";
+import { register as registerCompare } from "./compare-command.ts";
 import { dataCommand } from "./data-command.ts";
 import { registerDataDownload } from "./data-download-command.ts";
 import { register as registerDoctor } from "./doctor-command.ts";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
   registerRun(program);
   registerBacktest(program);
+  registerCompare(program);
   const data = dataCommand(program);
   registerDataDownload(data, {
     importFiles: async (paths) => {
