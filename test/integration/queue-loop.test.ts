@@ -4,9 +4,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { Command } from "commander";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
+import { register as registerWorker } from "../../src/cli/worker-command.ts";
 import { loadRunConfig, type RunConfig } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import type { Driver } from "../../src/loop/driver.ts";
@@ -128,6 +130,31 @@ describe("research queue", () => {
       ),
     };
   }
+
+  it("`alphaloop worker` without REDIS_URL picks up the store's running runs and finishes them in-process", async () => {
+    const run = await createRun(runs, { brief: "cli", config: runConfig(2), driver: "heuristic" });
+    await runs.setStatus(run.id, "running", null, [], ["created"]);
+    let out = "";
+    let stop!: () => void;
+    const program = new Command().exitOverride();
+    registerWorker(program, {
+      openDb: () => backends[0].open(schema),
+      write: (t) => {
+        out += t;
+      },
+      env: {},
+      until: new Promise<void>((r) => {
+        stop = r;
+      }),
+    });
+    const done = program.parseAsync(["worker", "--concurrency", "2"], { from: "user" });
+    const end = await until(finished(run.id));
+    stop();
+    await done;
+    expect([end.status, end.iterationsDone]).toEqual(["completed", 2]);
+    expect(out).toContain("REDIS_URL is not set");
+    expect(out).toMatch(/worker \d+ ready: in-process transport, concurrency 2/);
+  }, 60_000);
 
   describe.each(transports)("on the $name transport", ({ make, peer }) => {
     async function worker(driverFor: (run: RunRecord) => Promise<Driver>, concurrency = 1) {
