@@ -5,15 +5,18 @@ import { taReference } from "../backtest/ta/reference.ts";
 import { type Gates, GatesSchema, type RunConfig } from "../domain/run-config.ts";
 import { StrategyConfigSchema } from "../domain/strategy-config.ts";
 import { PROJECT_ROOT } from "../loop/config-files.ts";
+import { createRandom, type Random } from "../market/prng.ts";
 import { DECISIONS, expectedShape } from "./agent-tools.ts";
 import { TOOL_DEFINITIONS } from "./tools-schema.ts";
 
 /**
- * The agent's prompt. The system message is the same for every iteration of every run — the rules and
+ * The agent's prompt. The system message is the same for every iteration of a run — the rules and
  * an API reference generated from the code's own schemas and data (strategy API source, StrategyConfig
  * JSON Schema, `taReference`, the library README) so it cannot drift — and it comes first, so a server
- * with prefix caching reuses it. The user message carries what changes, least volatile first: run
- * settings, history, the iteration line, and the nudges last.
+ * with prefix caching reuses it. The run seed jitters it (wording variants of the instructions, order of
+ * the library index) so parallel runs diverge; it never changes within a run. The user message carries
+ * what changes, least volatile first: run settings, history, the coverage map, the iteration line, and
+ * the nudges last.
  *
  * The holdout never reaches the model: the builder only accepts a `PromptRunState`, which has no
  * holdout field, and checks it at run time with a strict schema so a RunConfig (or anything with
@@ -48,6 +51,13 @@ export interface PromptInput {
   history: string;
   /** Nudges claimed for this iteration and before, oldest first. */
   nudges: readonly string[];
+  /** The coverage map (`formatCoverage`): where this run has looked and what it has left untried. */
+  coverage?: string;
+  /**
+   * The run's seed: picks the wording of the instructions and the order of the library index in the
+   * system message. Stable within a run (the prefix cache), different across runs (diversity).
+   */
+  seed?: number;
 }
 
 export interface RenderedPrompt {
@@ -103,20 +113,97 @@ function inclusiveStart(start: string): string {
   return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : `${iso.slice(0, 16).replace("T", " ")} UTC`;
 }
 
-const RULES = `You are a quantitative researcher mining crypto trading strategies inside a research harness.
+/**
+ * Phrasing variants of the instruction paragraphs: same rules, different words. A run picks one of
+ * each from its seed, so parallel runs with the same brief do not read the identical prompt (and do
+ * not all fall into the same first idea), while every iteration of one run reads the same text.
+ * Variant 0 is the canonical wording. Each variant must keep its rule: holdout unseen, windows and
+ * costs frozen, trials counted (a test checks the key phrases in every combination).
+ */
+const INTRO = [
+  `You are a quantitative researcher mining crypto trading strategies inside a research harness.
 Each iteration you test ONE idea: write or adapt a strategy (a TypeScript module plus a YAML config) in your
 workspace, backtest it with run_backtest, read the metrics, gate results and DISCARD reasons, and end the
-iteration with decide.
+iteration with decide.`,
+  `You are a quantitative researcher working inside a research harness that searches for crypto trading
+strategies. One iteration tests ONE idea: in your workspace you write a strategy (a TypeScript module and a
+YAML config) or adapt an existing one, backtest it with run_backtest, study the metrics, the gate results and
+the DISCARD reasons, and close the iteration with decide.`,
+  `You are a quantitative researcher, and a research harness runs your experiments on crypto markets.
+In each iteration, test exactly ONE idea: adapt or write a strategy (a TypeScript module with a YAML config)
+in your workspace, run it with run_backtest, read what comes back (metrics, gate results, DISCARD reasons),
+then finish the iteration with decide.`,
+] as const;
+
+const FROZEN = [
+  `- The harness owns the data windows, the walk-forward folds, the costs (fees, slippage) and the gates. They
+  are frozen for the whole run. A strategy config that sets a date, window, fee, slippage or gate is a policy
+  violation: it is reported and never applied.`,
+  `- Data windows, walk-forward folds, costs (fees, slippage) and gates belong to the harness and stay frozen
+  for the whole run. Setting a date, window, fee, slippage or gate in a strategy config is a policy
+  violation: it is reported and never applied.`,
+  `- The gates, the costs (fees, slippage), the data windows and the walk-forward folds are fixed by the
+  harness and frozen for the whole run. If a strategy config sets a date, window, fee, slippage or gate, that
+  is a policy violation: it is reported and never applied.`,
+] as const;
+
+const HOLDOUT = [
+  `- You only ever see the search window. A separate holdout period exists; it is never shown to you, and it is
+  evaluated by the harness only for a candidate that passes every gate. Do not try to guess or target it.`,
+  `- The holdout period is separate from your data and never shown to you; the harness evaluates it only for
+  a candidate that passes every gate. You only ever see the search window. Do not try to guess or target it.`,
+  `- A holdout period exists beyond what you see: it is never shown to you, and the harness evaluates it only
+  for a candidate that passes every gate. You only ever see the search window. Do not try to guess or target it.`,
+] as const;
+
+const LEDGER = [
+  `- Every backtest you run is counted in a trial ledger: the Deflated Sharpe gate gets stricter the more
+  variants are tried. Prefer a few well-motivated tests to many blind parameter sweeps.`,
+  `- A trial ledger counts every backtest you run, and the Deflated Sharpe gate tightens with each variant
+  tried. A few well-motivated tests beat many blind parameter sweeps.`,
+  `- Each backtest is recorded in a trial ledger and counted: the more variants are tried, the stricter the
+  Deflated Sharpe gate becomes. Test a few well-motivated ideas rather than sweeping parameters blindly.`,
+] as const;
+
+const DECIDE_INTRO = [
+  "End every iteration with decide. The decision is about the line of research you just tested:",
+  "Close every iteration with decide. The decision describes the line of research you just tested:",
+  "Every iteration ends with decide, a verdict on the line of research you just tested:",
+] as const;
+
+const DECIDE_OUTRO = [
+  "The rationale cites the metrics or the error; next_hypothesis is what the next iteration will try.",
+  "In the rationale, cite the metrics or the error; in next_hypothesis, say what the next iteration will try.",
+] as const;
+
+interface RulesVariant {
+  intro: number;
+  frozen: number;
+  holdout: number;
+  ledger: number;
+  decideIntro: number;
+  decideOutro: number;
+}
+
+const CANONICAL: RulesVariant = {
+  intro: 0,
+  frozen: 0,
+  holdout: 0,
+  ledger: 0,
+  decideIntro: 0,
+  decideOutro: 0,
+};
+
+const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T;
+
+function rules(v: RulesVariant): string {
+  return `${pick(INTRO, v.intro)}
 
 # Rules of the harness
 
-- The harness owns the data windows, the walk-forward folds, the costs (fees, slippage) and the gates. They
-  are frozen for the whole run. A strategy config that sets a date, window, fee, slippage or gate is a policy
-  violation: it is reported and never applied.
-- You only ever see the search window. A separate holdout period exists; it is never shown to you, and it is
-  evaluated by the harness only for a candidate that passes every gate. Do not try to guess or target it.
-- Every backtest you run is counted in a trial ledger: the Deflated Sharpe gate gets stricter the more
-  variants are tried. Prefer a few well-motivated tests to many blind parameter sweeps.
+${pick(FROZEN, v.frozen)}
+${pick(HOLDOUT, v.holdout)}
+${pick(LEDGER, v.ledger)}
 - Strategies run in a sandbox: no imports besides "alphaloop/strategy", no network, clock or files.
   Signals at bar i may use only bars 0..i; fills happen at the next bar's open; a strategy whose past
   signals change when future bars are cut off is discarded as look-ahead.
@@ -131,13 +218,14 @@ ${TOOL_DEFINITIONS.map((d) => `- ${expectedShape(d.function.name)}: ${d.function
 
 # Decisions
 
-End every iteration with decide. The decision is about the line of research you just tested:
+${pick(DECIDE_INTRO, v.decideIntro)}
 - ${DECISIONS[0]}: drop this idea; it does not work (say why in the rationale).
 - ${DECISIONS[1]}: the code or the config errored (compile error, runtime error, invalid config, look-ahead);
   the next iteration repairs it.
 - ${DECISIONS[2]}: same idea, new parameters or risk settings (say which and why).
 - ${DECISIONS[3]}: a different family or idea altogether (name it in next_hypothesis).
-The rationale cites the metrics or the error; next_hypothesis is what the next iteration will try.`;
+${pick(DECIDE_OUTRO, v.decideOutro)}`;
+}
 
 /** `Bars` as declared in src/domain/bars.ts (the strategy module re-exports it under an alias). */
 function barsInterface(): string {
@@ -195,8 +283,60 @@ function libraryReadme(): string {
   return readFileSync(join(PROJECT_ROOT, "strategies", "README.md"), "utf8").trim();
 }
 
-/** The generated API reference: strategy module, indicators, config schema, library. */
-export function apiReference(): string {
+/** Fisher–Yates with the run's generator: the same seed gives the same order on every machine. */
+function shuffled<T>(items: readonly T[], random: Random): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/**
+ * The library README with its index rows (the `| \`name\` | …` lines) in a seeded order: a model
+ * leans on whatever example it reads first, so each run meets the library in a different order.
+ */
+export function shuffleLibraryIndex(readme: string, random: Random): string {
+  const lines = readme.split("\n");
+  const rows = lines.flatMap((l, i) => (/^\|\s*`[^`]+`/.test(l) ? [i] : []));
+  const order = shuffled(
+    rows.map((i) => lines[i] as string),
+    random,
+  );
+  rows.forEach((at, k) => {
+    lines[at] = order[k] as string;
+  });
+  return lines.join("\n");
+}
+
+/** How a run seed jitters the system prompt: which wording of each paragraph, and the library order. */
+interface Jitter {
+  rules: RulesVariant;
+  random?: Random;
+}
+
+function jitterOf(seed: number | undefined): Jitter {
+  if (seed === undefined) return { rules: CANONICAL };
+  const random = createRandom(`prompt:${seed}`);
+  const rules: RulesVariant = {
+    intro: random.int(INTRO.length),
+    frozen: random.int(FROZEN.length),
+    holdout: random.int(HOLDOUT.length),
+    ledger: random.int(LEDGER.length),
+    decideIntro: random.int(DECIDE_INTRO.length),
+    decideOutro: random.int(DECIDE_OUTRO.length),
+  };
+  return { rules, random };
+}
+
+/**
+ * The generated API reference: strategy module, indicators, config schema, library. With a seed the
+ * library index is in that seed's order; without one it is in the README's order.
+ */
+export function apiReference(seed?: number): string {
+  const readme = libraryReadme();
+  const random = jitterOf(seed).random;
   return [
     "# Strategy API",
     strategyApiSource(),
@@ -205,16 +345,53 @@ export function apiReference(): string {
     "# Strategy config (YAML), as JSON Schema",
     configSchemaSection(),
     "# The strategy library (read the files under strategies/ for complete examples)",
-    libraryReadme(),
+    random ? shuffleLibraryIndex(readme, random) : readme,
   ].join("\n\n");
 }
 
-let cachedSystem: string | undefined;
+/** A worker serves a few runs at a time; keep the last few seeds' prompts rather than all of them. */
+const SYSTEM_CACHE_SIZE = 16;
+const systemCache = new Map<number | undefined, string>();
 
-/** Identical for every iteration and run (the server's prefix cache depends on it). */
-export function systemPrompt(): string {
-  cachedSystem ??= `${RULES}\n\n${apiReference()}\n`;
-  return cachedSystem;
+function renderSystem(seed: number | undefined): string {
+  return `${rules(jitterOf(seed).rules)}\n\n${apiReference(seed)}\n`;
+}
+
+/**
+ * The system message. It depends on the run seed only — identical for every iteration of a run, so
+ * the server's prefix cache holds across the run. Without a seed: the canonical wording and order.
+ */
+export function systemPrompt(seed?: number): string {
+  let text = systemCache.get(seed);
+  if (text === undefined) {
+    text = renderSystem(seed);
+    if (systemCache.size >= SYSTEM_CACHE_SIZE) systemCache.delete(systemCache.keys().next().value);
+    systemCache.set(seed, text);
+  }
+  return text;
+}
+
+export const DEFAULT_BRIEF = "find a strategy that clears every gate";
+
+/**
+ * Angles a run may take on its brief. Parallel runs given the same brief each draw one from their
+ * seed, so they start in different places instead of all opening with the same EMA cross.
+ */
+export const BRIEF_ANGLES = [
+  "follow the brief as written, no particular slant.",
+  "prefer a family the coverage map shows as untried before refining one that was.",
+  "favour fewer, longer trades (low turnover) that survive the costs.",
+  "look for volatility regimes: trade only when volatility is unusually high or unusually low.",
+  "try a higher timeframe than the base before going down to the base.",
+  "combine two simple signals, one as a filter for the other, rather than tuning one signal hard.",
+  "consider long/short strategies, not only long-only ones.",
+  "start from the simplest library strategy and change one thing at a time.",
+] as const;
+
+/** The brief plus this run's seeded angle line (stable for the run, different across seeds). */
+export function briefVariant(brief: string, seed: number): string {
+  const angle = BRIEF_ANGLES[createRandom(`angle:${seed}`).int(BRIEF_ANGLES.length)] as string;
+  return `${brief.trim() === "" ? DEFAULT_BRIEF : brief.trim()}\nAngle for this run: ${angle}`;
 }
 
 function gatesText(g: Gates): string {
@@ -233,6 +410,8 @@ function gatesText(g: Gates): string {
   return lines.map((l) => `- ${l}`).join("\n");
 }
 
+export const COVERAGE_HEADING = "# Where this run has looked (coverage map)";
+
 export const NUDGES_HEADING = "# Nudges from the people steering this run (they take priority)";
 
 function nudgesSection(nudges: readonly string[]): string {
@@ -245,13 +424,14 @@ export function buildPrompt(input: PromptInput): RenderedPrompt {
   const s = state;
   const history = input.history.trim() === "" ? "No iterations yet." : input.history.trim();
   const user = [
-    `# This run\n\nBrief: ${s.brief.trim() === "" ? "find a strategy that clears every gate" : s.brief.trim()}`,
+    `# This run\n\nBrief: ${s.brief.trim() === "" ? DEFAULT_BRIEF : s.brief.trim()}`,
     `Data: ${s.dataset.symbol} ${s.dataset.timeframe} bars (strategies may use a multiple of ${s.dataset.timeframe}), search window ${inclusiveStart(s.search.start)} to ${inclusiveEnd(s.search.end)} inclusive, UTC; ${s.walkForward.folds} ${s.walkForward.scheme} walk-forward folds with ${s.walkForward.warmupBars} warm-up bars each.`,
     `Costs per side: fee ${s.costs.feeBps} bps, slippage ${s.costs.slippageBps} bps.`,
     `Gates (all must pass):\n${gatesText(s.gates)}`,
     `# History of this run (oldest first)\n\n${history}`,
+    ...(input.coverage?.trim() ? [`${COVERAGE_HEADING}\n\n${input.coverage.trim()}`] : []),
     `# Iteration ${s.iteration} of ${s.maxIterations}\n\n${s.nextHypothesis ? `The previous iteration planned: ${s.nextHypothesis.trim()}\n\n` : ""}Work on one idea, backtest it, then call decide.`,
     nudgesSection(input.nudges),
   ].join("\n\n");
-  return { system: systemPrompt(), user: `${user}\n` };
+  return { system: systemPrompt(input.seed), user: `${user}\n` };
 }

@@ -8,10 +8,11 @@ import type { Decision, IterationSummary } from "../../domain/run.ts";
 import { type ChatCompleter, runAgentSession } from "../../llm/agent.ts";
 import type { BacktestOutput } from "../../llm/agent-tools.ts";
 import type { LlmClient } from "../../llm/client.ts";
-import { buildPrompt, promptRunStateOf } from "../../llm/prompt.ts";
+import { briefVariant, buildPrompt, promptRunStateOf } from "../../llm/prompt.ts";
 import type { StructuredMode } from "../../llm/structured.ts";
 import { loadLibrary, loadNotes, Workspace } from "../../llm/workspace.ts";
 import type { WorkspaceFileStore } from "../../store/workspace-files.ts";
+import { coverageOf, coverageTimeframes, formatCoverage, libraryFamilies } from "../coverage.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
@@ -57,6 +58,9 @@ export interface LlmDriverOptions {
 export function llmDriver(o: LlmDriverOptions): Driver {
   const library = loadLibrary();
   const notes = loadNotes();
+  const families = libraryFamilies(
+    [...library].filter(([path]) => path.endsWith(".ts")).map(([, src]) => src),
+  );
   return {
     name: "llm",
     async available(signal) {
@@ -73,13 +77,20 @@ export function llmDriver(o: LlmDriverOptions): Driver {
         state: promptRunStateOf(config, {
           runId: ctx.runId,
           iteration: ctx.iteration,
-          brief: ctx.brief,
+          // The run's seeded angle on the brief: parallel runs with one brief start in different places.
+          brief: briefVariant(ctx.brief, ctx.seed),
           ...(ctx.history.at(-1)?.nextHypothesis
             ? { nextHypothesis: ctx.history.at(-1)?.nextHypothesis as string }
             : {}),
         }),
         history: historyTable(ctx.history),
+        coverage: formatCoverage(coverageOf(ctx.history, { baseTimeframe: config.dataset.timeframe }), {
+          families,
+          timeframes: coverageTimeframes(config.dataset.timeframe),
+        }),
         nudges: ctx.nudges.map((n) => `${n.author}: ${n.text}`),
+        // The run seed (not seed + iteration): the system prompt's jitter must hold for the whole run.
+        seed: ctx.seed,
       });
       const workspace = new Workspace({ runId: ctx.runId, store: o.files, library, notes });
       const runBacktest = async (
