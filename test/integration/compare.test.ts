@@ -207,11 +207,11 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     expect((await inner.windowStats(dataset, windowHash)).trials).toBe(4);
   });
 
-  it("a candidate whose evaluation throws is a crashed backtest, not a dead comparison", async () => {
+  it("a candidate the simulator cannot honour is a crashed backtest, not a dead comparison", async () => {
     const library = await loadLibrary("strategies", sandbox);
     const ema = library.find((e) => e.name === "ema-cross");
     if (!ema) throw new Error("the library has no ema-cross");
-    // The config parser accepts a take-profit in R without a stop; the simulator throws on it.
+    // A take-profit in R with no stop to define R: once a simulator exception, now a config error.
     const broken = `${ema.configYaml.replace(/^risk:.*$/m, "")}\nrisk:\n  take_profit: { r_multiple: 2 }\n`;
     const driver: Driver = {
       name: "broken",
@@ -233,12 +233,12 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     const f = c.runs[0];
     expect(f?.backtests).toBe(2);
     expect(f?.crashed).toBe(2);
-    expect(f?.harnessErrors).toBe(2);
+    expect(f?.harnessErrors).toBe(0);
     const its = await new PgRunRepository(db).iterations(f?.runId as string);
     expect(its.map((i) => i.status)).toEqual(["crashed", "crashed"]);
-    expect(its[0]?.reasons[0]).toMatch(/^harness error: take_profit\.r_multiple needs a stop_loss/);
+    expect(its[0]?.reasons[0]).toMatch(/^config: risk\.take_profit\.r_multiple: take_profit\.r_multiple needs a stop_loss/);
     expect(await new PgTrialLedger(db).runTrials(f?.runId as string)).toHaveLength(2);
-    expect(renderReport(c)).toContain("broken seed 7: 2 backtests threw");
+    expect(renderReport(c)).not.toContain("backtests threw");
   }, 60_000);
 
   it("the command writes the report and the chart config", async () => {
