@@ -10,6 +10,7 @@ import { register as registerDoctor } from "./doctor-command.ts";
 import { register as registerLlm } from "./llm-command.ts";
 import { register as registerRun } from "./run-command.ts";
 import { register as registerStats } from "./stats-command.ts";
+import { register as registerWorker } from "./worker-command.ts";
 
 /**
  * The `alphaloop` command tree. Each command group lives in its own module exporting
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(maskSecrets(str)) });
   registerRun(program);
+  registerWorker(program);
   registerBacktest(program);
   registerCompare(program);
   const data = dataCommand(program);

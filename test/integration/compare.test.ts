@@ -236,7 +236,9 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     expect(f?.harnessErrors).toBe(0);
     const its = await new PgRunRepository(db).iterations(f?.runId as string);
     expect(its.map((i) => i.status)).toEqual(["crashed", "crashed"]);
-    expect(its[0]?.reasons[0]).toMatch(/^config: risk\.take_profit\.r_multiple: take_profit\.r_multiple needs a stop_loss/);
+    expect(its[0]?.reasons[0]).toMatch(
+      /^config: risk\.take_profit\.r_multiple: take_profit\.r_multiple needs a stop_loss/,
+    );
     expect(await new PgTrialLedger(db).runTrials(f?.runId as string)).toHaveLength(2);
     expect(renderReport(c)).not.toContain("backtests threw");
   }, 60_000);
