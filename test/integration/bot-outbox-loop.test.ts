@@ -13,16 +13,14 @@ import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
-import { syntheticBars } from "../../src/market/synthetic.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { FakeDiscord } from "../support/fake-discord.ts";
 import { FakeQuickChart } from "../support/fake-quickchart.ts";
-import { storeBars } from "../support/store-bars.ts";
+import { storeTrendBars } from "../support/store-bars.ts";
 
 const OWNER = "223456789012345678";
-const trend = { drift: 1.2, volScale: 0.7 };
 
 describe("research run delivered to Discord", () => {
   let db: Db;
@@ -34,19 +32,7 @@ describe("research run delivered to Discord", () => {
   beforeAll(async () => {
     db = await backends[0].open(schema);
     await Promise.all([discord.start(), charts.start()]);
-    await storeBars(
-      db,
-      "BOTUSD",
-      "1h",
-      syntheticBars({
-        n: 24 * 700,
-        timeframe: "1h",
-        start: "2020-01-01",
-        seed: 21,
-        regimes: { bull: trend, bear: trend, sideways: trend },
-        annualVol: 0.5,
-      }),
-    );
+    await storeTrendBars(db, "BOTUSD");
   });
   afterAll(async () => {
     sandbox.dispose();

@@ -12,13 +12,12 @@ import { LlmClient } from "../../src/llm/client.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { llmDriver } from "../../src/loop/drivers/llm.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
-import { syntheticBars } from "../../src/market/synthetic.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { PgWorkspaceFiles } from "../../src/store/workspace-files.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { type FakeLlm, fault, reply, startFakeLlm } from "../support/fake-llm.ts";
-import { storeBars } from "../support/store-bars.ts";
+import { storeTrendBars } from "../support/store-bars.ts";
 
 const EMA = readFileSync("strategies/ema-cross.ts", "utf8").replace('name: "ema-cross"', 'name: "my-ema"');
 const BROKEN = EMA.replace(
@@ -55,26 +54,13 @@ describe("llm-driven run end to end", () => {
   let llm: FakeLlm;
   const schema = testSchema("e2e");
   const sandbox = new Sandbox();
-  const trend = { drift: 1.2, volScale: 0.7 };
   let runs: PgRunRepository;
   let runId = "";
 
   beforeAll(async () => {
     db = await backends[0].open(schema);
     runs = new PgRunRepository(db);
-    await storeBars(
-      db,
-      "E2EUSD",
-      "1h",
-      syntheticBars({
-        n: 24 * 700,
-        timeframe: "1h",
-        start: "2020-01-01",
-        seed: 21,
-        regimes: { bull: trend, bear: trend, sideways: trend },
-        annualVol: 0.5,
-      }),
-    );
+    await storeTrendBars(db, "E2EUSD");
     llm = await startFakeLlm({
       script: [
         ...session(BROKEN, YAML, "fix"),

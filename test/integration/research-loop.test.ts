@@ -12,15 +12,13 @@ import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import type { CompletedIteration } from "../../src/loop/research-loop.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
-import { syntheticBars } from "../../src/market/synthetic.ts";
 import type { Db } from "../../src/store/db.ts";
 import { openDb } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
-import { storeBars } from "../support/store-bars.ts";
+import { storeTrendBars } from "../support/store-bars.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
-const trend = { drift: 1.2, volScale: 0.7 };
 function runConfig(extra = ""): RunConfig {
   return loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
     { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
@@ -48,19 +46,7 @@ describe("research loop", () => {
   beforeAll(async () => {
     db = await backends[0].open(schema);
     runs = new PgRunRepository(db);
-    await storeBars(
-      db,
-      "LOOPUSD",
-      "1h",
-      syntheticBars({
-        n: 24 * 700,
-        timeframe: "1h",
-        start: "2020-01-01",
-        seed: 21,
-        regimes: { bull: trend, bear: trend, sideways: trend },
-        annualVol: 0.5,
-      }),
-    );
+    await storeTrendBars(db, "LOOPUSD");
   });
   afterAll(async () => {
     sandbox.dispose();
