@@ -1,4 +1,5 @@
-import { checkInt, type Series, toF64 } from "./series.ts";
+import { fractionalChange } from "./change.ts";
+import type { Series } from "./series.ts";
 
 /**
  * Rate of change as a FRACTION (0.05 = +5%): (x − x[period bars ago]) / x[period bars ago], as
@@ -7,17 +8,5 @@ import { checkInt, type Series, toF64 } from "./series.ts";
  * Reference: https://www.investopedia.com/terms/r/rateofchange.asp
  */
 export function roc(source: Series, period: number): Float64Array {
-  checkInt("roc", "period", period);
-  const src = toF64(source);
-  const n = src.length;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    if (i < period) {
-      out[i] = Number.NaN;
-      continue;
-    }
-    const base = src[i - period]!;
-    out[i] = (src[i]! - base) / base;
-  }
-  return out;
+  return fractionalChange("roc", source, period);
 }
