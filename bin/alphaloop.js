@@ -7,9 +7,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Resolved from this file, not the working directory, so the command works from any folder.
+const tsx = import.meta.resolve("tsx");
 const child = spawn(
   process.execPath,
-  ["--no-node-snapshot", "--import", "tsx", join(root, "src/cli/main.ts"), ...process.argv.slice(2)],
+  ["--no-node-snapshot", "--import", tsx, join(root, "src/cli/main.ts"), ...process.argv.slice(2)],
   { stdio: "inherit" },
 );
 for (const sig of ["SIGINT", "SIGTERM"]) {
