@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { stringify as stringifyYaml } from "yaml";
 import { mergeConfig, parseRunConfig, type RunConfig, windowMs } from "../domain/run-config.ts";
-import { loadRunConfigFiles } from "../loop/config-files.ts";
+import { loadRunConfigFiles, presetPath } from "../loop/config-files.ts";
 import type { CompletedIteration } from "../loop/research-loop.ts";
 import type { IterationRecord, RunRecord } from "../loop/run-repository.ts";
 import { buildLoop, createRun } from "../loop/runner.ts";
@@ -178,7 +178,7 @@ function overrides(o: RunFlags): Record<string, unknown> {
 }
 
 export function runConfigFor(o: RunFlags): RunConfig {
-  const files = [...(o.preset ? [`configs/presets/${o.preset}.yaml`] : []), ...(o.config ?? [])];
+  const files = [...(o.preset ? [presetPath(o.preset)] : []), ...(o.config ?? [])];
   const base = loadRunConfigFiles(files);
   return parseRunConfig(mergeConfig(base, overrides(o)), "command-line flags");
 }
@@ -199,6 +199,8 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
     .option("--resume <id>", "resume a paused or interrupted run")
     .option("--results <file>", "where to write results.tsv", "results.tsv")
     .action(async (o: RunFlags) => {
+      // Flags and config files are checked before anything is opened or imported.
+      const newConfig = o.resume ? undefined : runConfigFor(o);
       const db = await open();
       const runs = new PgRunRepository(db);
       const controller = new AbortController();
@@ -222,7 +224,7 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
             throw new CliError(`run ${found.id} is ${found.status}`, 2);
           run = found;
         } else {
-          const config = runConfigFor(o);
+          const config = newConfig as RunConfig;
           const choice = await resolveDriverName(config.loop.driver);
           write(`driver: ${choice.name} (${choice.why})\n`);
           run = await createRun(runs, {

@@ -123,6 +123,15 @@ walk_forward: { folds: 3, warmup_bars: 200 }
     expect(show.split("\n").filter((l) => /^[123] {3}\S/.test(l))).toHaveLength(3);
   });
 
+  it("names an unknown preset and a missing config file before touching the store", async () => {
+    await expect(cli(["run", "--preset", "nope"])).rejects.toThrow(
+      /unknown preset "nope"; available: lenient/,
+    );
+    await expect(cli(["run", "--config", join(dir, "missing.yaml")])).rejects.toThrow(
+      /missing\.yaml is invalid:\n {2}no such file/,
+    );
+  });
+
   it("refuses to resume a run that does not exist", async () => {
     await expect(cli(["run", "--resume", "r-00000000"])).rejects.toThrow(/no run r-00000000/);
   });
