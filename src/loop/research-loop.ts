@@ -189,7 +189,6 @@ export class ResearchLoop {
    * A queue worker calls this once per job; `run()` calls it in a loop.
    */
   async step(signal: AbortSignal): Promise<{ done: boolean; run: RunRecord }> {
-    const { runs } = this.deps;
     const more = (r: RunRecord) => ({ done: false, run: r });
     const end = (r: RunRecord) => ({ done: true, run: r });
     // The run as last read, for the pause events' iteration number when a read itself fails.
@@ -205,56 +204,21 @@ export class ResearchLoop {
     } catch (err) {
       if (signal.aborted) return end(await this.current());
       if (isUnreachable(err)) {
-        const since = new Date(this.now()).toISOString().slice(11, 16);
-        const reason = `model endpoint unreachable since ${since} UTC`;
-        await runs.setStatus(this.runId, "paused", reason, [
-          {
-            eventId: eventId(this.runId, "run.paused", (run?.iterationsDone ?? 0) + 1, String(this.now())),
-            runId: this.runId,
-            type: "run.paused",
-            payload: { reason },
-          },
-        ]);
+        const reason = `model endpoint unreachable since ${this.clock()} UTC`;
+        await this.pauseFor(reason, run);
         log().warn({ run: this.runId, reason }, "run paused");
         if (await this.waitForEndpoint(reason, signal)) return more(await this.current());
         return end(await this.current());
       }
       if (isDatabaseDown(err)) {
-        const since = new Date(this.now()).toISOString().slice(11, 16);
-        const reason = `database unreachable since ${since} UTC`;
+        const reason = `database unreachable since ${this.clock()} UTC`;
         log().warn({ run: this.runId, err }, "database unreachable; waiting for it");
         // Nothing of the iteration was committed (its writes are one transaction), so once the
         // database answers the run is paused with the reason and, when configured, resumed.
         if (!(await this.waitForDatabase(signal))) return end(await this.current().catch(() => run));
-        await runs.setStatus(this.runId, "paused", reason, [
-          {
-            eventId: eventId(this.runId, "run.paused", (run?.iterationsDone ?? 0) + 1, String(this.now())),
-            runId: this.runId,
-            type: "run.paused",
-            payload: { reason },
-          },
-        ]);
+        await this.pauseFor(reason, run);
         if (this.frozen.config.loop.auto_resume_seconds > 0) {
-          const resumed = await runs.setStatus(
-            this.runId,
-            "running",
-            null,
-            [
-              {
-                eventId: eventId(
-                  this.runId,
-                  "run.resumed",
-                  (run?.iterationsDone ?? 0) + 1,
-                  String(this.now()),
-                ),
-                runId: this.runId,
-                type: "run.resumed",
-                payload: { reason: "the database answers again" },
-              },
-            ],
-            ["paused"],
-          );
-          if (resumed) return more(await this.current());
+          if (await this.resumeAfter("the database answers again", run)) return more(await this.current());
         }
         return end(await this.current());
       }
@@ -292,21 +256,43 @@ export class ResearchLoop {
       const run = await this.current();
       if (run.status !== "paused" || run.statusReason !== reason) return false;
       if (!(await probe(signal))) continue;
-      return this.deps.runs.setStatus(
-        this.runId,
-        "running",
-        null,
-        [
-          {
-            eventId: eventId(this.runId, "run.resumed", run.iterationsDone + 1, String(this.now())),
-            runId: this.runId,
-            type: "run.resumed",
-            payload: { reason: "the model endpoint answers again" },
-          },
-        ],
-        ["paused"],
-      );
+      return this.resumeAfter("the model endpoint answers again", run);
     }
+  }
+
+  /** `HH:MM` of now, UTC, for pause reasons people read. */
+  private clock(): string {
+    return new Date(this.now()).toISOString().slice(11, 16);
+  }
+
+  /** Pauses the run with a reason people read, and its `run.paused` event. */
+  private async pauseFor(reason: string, run: RunRecord | undefined): Promise<void> {
+    await this.deps.runs.setStatus(this.runId, "paused", reason, [
+      {
+        eventId: eventId(this.runId, "run.paused", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+        runId: this.runId,
+        type: "run.paused",
+        payload: { reason },
+      },
+    ]);
+  }
+
+  /** Resumes a paused run (unless someone else changed its status); whether it is running again. */
+  private resumeAfter(reason: string, run: RunRecord | undefined): Promise<boolean> {
+    return this.deps.runs.setStatus(
+      this.runId,
+      "running",
+      null,
+      [
+        {
+          eventId: eventId(this.runId, "run.resumed", (run?.iterationsDone ?? 0) + 1, String(this.now())),
+          runId: this.runId,
+          type: "run.resumed",
+          payload: { reason },
+        },
+      ],
+      ["paused"],
+    );
   }
 
   private async current(): Promise<RunRecord> {
