@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Sandbox } from "../backtest/sandbox/index.ts";
+import { lowerBound } from "../domain/bars.ts";
 import {
   type Decision,
   eventId,
@@ -484,17 +485,9 @@ export class ResearchLoop {
     const name = outcome?.strategyName ?? candidate?.name ?? null;
     const family = outcome?.family ?? candidate?.family ?? null;
     const events: RunEvent[] = [];
-    const closeAt = (t: number) => {
-      // Sparse lookups into the base bars for the buy-and-hold line.
-      let lo = 0;
-      let hi = searchBars.time.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((searchBars.time[mid] as number) < t) lo = mid + 1;
-        else hi = mid;
-      }
-      return searchBars.close[lo];
-    };
+    // Sparse lookups into the base bars for the buy-and-hold line (the last bar when t is past them).
+    const closeAt = (t: number) =>
+      searchBars.close[Math.min(lowerBound(searchBars.time, t), searchBars.time.length - 1)];
     events.push({
       eventId: eventId(this.runId, "iteration.completed", n),
       runId: this.runId,
