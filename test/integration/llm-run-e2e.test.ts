@@ -31,6 +31,23 @@ const NEVER = EMA.replace(
 );
 const YAML = "strategy: my-ema\ntimeframe: 1h\nparams: { fast: 20, slow: 100 }\n";
 
+/** Lenient gates on the E2EUSD search window; `extra` sets the budget and loop options of a test. */
+function e2eConfig(extra: string) {
+  return loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+    { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
+    {
+      source: "e2e",
+      text: `dataset: { symbol: E2EUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 3, warmup_bars: 200 }
+`,
+    },
+    { source: "e2e-test", text: extra },
+  ]);
+}
+
 /** One agent session: write the two files and backtest them in one turn, then decide. */
 function session(code: string, yaml: string, decision: string) {
   return [
@@ -90,20 +107,7 @@ describe("llm-driven run end to end", () => {
   });
 
   it("turns five flawed-then-good model sessions into five recorded iterations, one holdout peek and ordered events", async () => {
-    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-      { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-      {
-        source: "e2e",
-        text: `dataset: { symbol: E2EUSD, timeframe: 1h }
-windows:
-  search: { start: "2020-01-01", end: "2021-07-01" }
-  holdout: { start: "2021-07-01", end: "2021-12-01" }
-walk_forward: { folds: 3, warmup_bars: 200 }
-budgets: { max_iterations: 5 }
-loop: { driver: llm, max_fix_attempts: 5 }
-`,
-      },
-    ]);
+    const config = e2eConfig("budgets: { max_iterations: 5 }\nloop: { driver: llm, max_fix_attempts: 5 }\n");
     const run = await createRun(runs, {
       brief: "an EMA trend follower",
       config,
@@ -171,20 +175,9 @@ loop: { driver: llm, max_fix_attempts: 5 }
       script: [...Array.from({ length: 5 }, () => fault.serverError()), ...session(EMA, YAML, "tune")],
     });
     try {
-      const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-        { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-        {
-          source: "outage",
-          text: `dataset: { symbol: E2EUSD, timeframe: 1h }
-windows:
-  search: { start: "2020-01-01", end: "2021-07-01" }
-  holdout: { start: "2021-07-01", end: "2021-12-01" }
-walk_forward: { folds: 3, warmup_bars: 200 }
-budgets: { max_iterations: 1 }
-loop: { driver: llm, auto_resume_seconds: 1 }
-`,
-        },
-      ]);
+      const config = e2eConfig(
+        "budgets: { max_iterations: 1 }\nloop: { driver: llm, auto_resume_seconds: 1 }\n",
+      );
       const run = await createRun(runs, { brief: "outage", config, driver: "llm" });
       const driver = llmDriver({
         client: new LlmClient({
