@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { defaultSandbox } from "../backtest/sandbox/index.ts";
 import type { Trade } from "../backtest/simulate.ts";
-import { windowMs } from "../domain/run-config.ts";
+import { utcMs, windowMs } from "../domain/run-config.ts";
 import { timeframeMs } from "../domain/timeframe.ts";
 import { loadRunConfigFiles } from "../loop/config-files.ts";
 import { backtestOnce, type SingleBacktest } from "../loop/evaluate.ts";
@@ -35,9 +35,8 @@ interface BacktestFlags {
 }
 
 function parseDate(flag: string, value: string): number {
-  const ms = Date.parse(
-    /^\d{4}-\d{2}(-\d{2})?$/.test(value) ? `${value.length === 7 ? `${value}-01` : value}T00:00:00Z` : value,
-  );
+  // A month (2024-03) means its first day.
+  const ms = utcMs(/^\d{4}-\d{2}$/.test(value) ? `${value}-01` : value);
   if (Number.isNaN(ms)) throw new CliError(`${flag}: "${value}" is not a date (use 2023-01-01)`, 2);
   return ms;
 }

@@ -89,13 +89,12 @@ export const RunConfigSchema = z
     }),
   })
   .superRefine((c, ctx) => {
-    const ms = (s: string) => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
     const { search, holdout } = c.windows;
     for (const [name, w] of [
       ["search", search],
       ["holdout", holdout],
     ] as const) {
-      if (ms(w.end) <= ms(w.start)) {
+      if (utcMs(w.end) <= utcMs(w.start)) {
         ctx.addIssue({
           code: "custom",
           path: ["windows", name, "end"],
@@ -103,7 +102,7 @@ export const RunConfigSchema = z
         });
       }
     }
-    if (ms(holdout.start) < ms(search.end)) {
+    if (utcMs(holdout.start) < utcMs(search.end)) {
       ctx.addIssue({
         code: "custom",
         path: ["windows", "holdout", "start"],
@@ -237,8 +236,12 @@ function deepFreeze<T>(value: T): T {
 
 /** Window bounds in epoch milliseconds; a bare date means midnight UTC. */
 export function windowMs(w: { start: string; end: string }): { start: number; end: number } {
-  const ms = (s: string) => Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
-  return { start: ms(w.start), end: ms(w.end) };
+  return { start: utcMs(w.start), end: utcMs(w.end) };
+}
+
+/** Epoch ms of an ISO date or date-time; a bare date (2024-01-01) is midnight UTC, never local time. */
+export function utcMs(s: string): number {
+  return Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s);
 }
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
