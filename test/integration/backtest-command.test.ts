@@ -4,6 +4,7 @@ import { register } from "../../src/cli/backtest-command.ts";
 import { CliError } from "../../src/cli/cli-error.ts";
 import { importFiles } from "../../src/market/import.ts";
 import type { Db } from "../../src/store/db.ts";
+import { captureStdout } from "../support/capture-stdout.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 
 const postgres = backends[0];
@@ -23,21 +24,10 @@ describe("alphaloop backtest", () => {
     const program = new Command().exitOverride();
     // The command closes the store it is given; hand it a view whose close is a no-op.
     register(program, { openDb: async () => ({ ...db, close: async () => {} }), write: (t) => (out += t) });
-    const chunks: string[] = [];
-    const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((c: string) => {
-      chunks.push(String(c));
-      return true;
-    }) as typeof process.stdout.write;
-    let error: unknown;
-    try {
-      await program.parseAsync(["backtest", ...args], { from: "user" });
-    } catch (err) {
-      error = err;
-    } finally {
-      process.stdout.write = original;
-    }
-    return { out, stdout: chunks.join(""), error };
+    const { stdout, error } = await captureStdout(() =>
+      program.parseAsync(["backtest", ...args], { from: "user" }),
+    );
+    return { out, stdout, error };
   }
 
   it("prints a metrics table, trades by exit reason and the look-ahead verdict", async () => {

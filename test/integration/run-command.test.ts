@@ -12,6 +12,7 @@ import { register } from "../../src/cli/run-command.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
+import { captureStdout } from "../support/capture-stdout.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { storeBars } from "../support/store-bars.ts";
 
@@ -46,18 +47,9 @@ describe("alphaloop run / runs", () => {
       write: (t) => (out += t),
       input,
     });
-    const chunks: string[] = [];
-    const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((c: string) => {
-      chunks.push(String(c));
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(args, { from: "user" });
-    } finally {
-      process.stdout.write = original;
-    }
-    return out + chunks.join("");
+    const { stdout, error } = await captureStdout(() => program.parseAsync(args, { from: "user" }));
+    if (error) throw error;
+    return out + stdout;
   }
 
   it("prints a row per iteration, stores a typed nudge for the next iteration, and writes results.tsv", async () => {
