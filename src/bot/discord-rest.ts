@@ -14,6 +14,7 @@ export const DiscordCodes = {
   cannotMessageUser: 50007,
   missingPermissions: 50013,
   threadArchived: 50083,
+  threadAlreadyCreated: 160004,
 } as const;
 
 export interface DiscordRestOptions {
@@ -115,11 +116,25 @@ export class DiscordRest {
     await this.rest.patch(Routes.channel(threadId), { body: { archived: false } });
   }
 
-  /** A public thread in a text channel (type 11), for runs that have a channel but no thread yet. */
-  async createThread(channelId: string, name: string): Promise<string> {
-    const res = (await this.rest.post(Routes.threads(channelId), {
-      body: { name: name.slice(0, 100), type: 11, auto_archive_duration: 10080 },
-    })) as { id: string };
-    return res.id;
+  /**
+   * Starts a public thread from a message (the run card) and returns its id. When the message
+   * already has one (a retried call after a lost answer), Discord refuses with 160004; a thread
+   * started from a message has the message's id, so that id is the answer.
+   */
+  async threadFromMessage(channelId: string, messageId: string, name: string): Promise<string> {
+    try {
+      const res = (await this.rest.post(Routes.threads(channelId, messageId), {
+        body: { name: name.slice(0, 100), auto_archive_duration: 10080 },
+      })) as { id: string };
+      return res.id;
+    } catch (err) {
+      if (discordErrorCode(err) === DiscordCodes.threadAlreadyCreated) return messageId;
+      throw err;
+    }
+  }
+
+  /** Adds the bot to a thread (idempotent), so it receives the thread's messages. */
+  async joinThread(threadId: string): Promise<void> {
+    await this.rest.put(Routes.threadMembers(threadId, "@me"));
   }
 }

@@ -45,7 +45,10 @@ import {
 import { runCardMessage } from "./render/run-card.ts";
 import type { PushNotice } from "./webhook.ts";
 
-export type DiscordSender = Pick<DiscordRest, "postMessage" | "createDm" | "createThread" | "react">;
+export type DiscordSender = Pick<
+  DiscordRest,
+  "postMessage" | "createDm" | "threadFromMessage" | "joinThread" | "react"
+>;
 export type ChartRenderer = (curve: EquityCurve, title: string) => Promise<Uint8Array>;
 export type PushSender = (notice: PushNotice) => Promise<unknown>;
 
@@ -90,6 +93,12 @@ function describe(err: unknown): string {
 function isMalformed(err: unknown): boolean {
   const s = discordStatus(err);
   return s === 400 || s === 413;
+}
+
+/** Thread names are at most 100 characters; the run id first so it survives the cut. */
+export function threadName(run: Pick<RunRecord, "id" | "brief">): string {
+  const brief = run.brief.replace(/\s+/g, " ").trim();
+  return `${run.id} · ${brief || "research run"}`.slice(0, 100);
 }
 
 function runState(run: RunRecord): "running" | "paused" | "finished" {
@@ -188,16 +197,17 @@ export class OutboxConsumer {
       results[name] = r;
     };
 
-    let channel = run.threadId ?? undefined;
-    if (!channel && run.channelId && ev.type === "run.started") {
-      const parent = run.channelId;
-      await step("thread", async () => {
-        const id = await this.d.discord.createThread(parent, `${run.id} · ${run.brief}`);
-        await this.d.runs.setThread(run.id, { threadId: id });
-        return { channelId: id, messageId: null, detail: {} };
-      });
-      channel = results["thread"]?.channelId ?? undefined;
+    const cardDone = done.get("card");
+    if (
+      ev.type === "run.started" &&
+      run.channelId &&
+      (!run.threadId || (cardDone !== undefined && cardDone.channelId === run.channelId))
+    ) {
+      await this.openThread(ev, run, run.channelId, step, results);
+      await this.d.runs.markDelivered(ev.eventId, { steps: results });
+      return;
     }
+    let channel = run.threadId ?? undefined;
     channel ??= run.channelId ?? undefined;
     if (!channel) {
       // A terminal run: nothing in Discord to post to.
@@ -333,6 +343,35 @@ export class OutboxConsumer {
         throw new Error(`no renderer for event type ${String(ev.type)}`);
     }
     await this.d.runs.markDelivered(ev.eventId, { steps: results });
+  }
+
+  /**
+   * The run card goes into the run's channel and the thread is started from it, so the channel
+   * shows one card per run and the thread hangs off it. Each send is a step: a restart resumes at
+   * the first missing one, and a thread already started from the card (created, then killed before
+   * the step was stored) is found again — Discord gives such a thread the card's id.
+   */
+  private async openThread(
+    ev: OutboxRow,
+    run: RunRecord,
+    parent: string,
+    step: (name: string, send: () => Promise<Omit<StepRecord, "step">>) => Promise<void>,
+    results: Record<string, StepRecord>,
+  ): Promise<void> {
+    await step("card", () => this.post(ev.eventId, "card", parent, runCardMessage(run)));
+    const card = results["card"]?.messageId;
+    if (!card) throw new Error(`run ${run.id}: the run card has no message id`);
+    await step("thread", async () => {
+      const id = await this.d.discord.threadFromMessage(parent, card, threadName(run));
+      await this.d.runs.setThread(run.id, { threadId: id });
+      return { channelId: id, messageId: card, detail: {} };
+    });
+    const thread = results["thread"]?.channelId;
+    if (!thread) throw new Error(`run ${run.id}: the thread step has no channel id`);
+    await step("join", async () => {
+      await this.d.discord.joinThread(thread);
+      return { channelId: thread, messageId: null, detail: {} };
+    });
   }
 
   private async post(

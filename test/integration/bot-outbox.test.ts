@@ -580,18 +580,43 @@ describe("discord outbox consumer", () => {
     expect(parseNotifySettings(settings).guilds[guild]?.["run.stuck"]).toBe("off");
   });
 
-  it("opens a thread for a run that has only a channel, and posts there", async () => {
+  it("posts the run card in the channel, starts the thread from it, joins it, and posts there", async () => {
     const r = await discordRun((id) => passStory(id).slice(0, 2), { thread: false });
     const start = discord.requests.length;
     await consumer().deliverPending();
     const reqs = since(start);
-    expect(call(reqs[0] as RecordedRequest)).toBe(`POST /channels/${r.channelId}/threads`);
-    const thread = (await runs.getRun(r.id))?.threadId as string;
-    expect(thread).toMatch(/^\d+$/);
-    expect(reqs.slice(1).map(call)).toEqual([
-      `POST /channels/${thread}/messages`,
-      `POST /channels/${thread}/messages`,
+    const card = discord.messagesIn(r.channelId);
+    expect(card).toHaveLength(1);
+    const cardId = card[0]?.id as string;
+    expect((card[0]?.body["embeds"] as Embed[] | undefined)?.[0]?.title).toBe(`Research run ${r.id}`);
+    // Discord gives a thread started from a message that message's id.
+    expect((await runs.getRun(r.id))?.threadId).toBe(cardId);
+    expect(reqs.map(call)).toEqual([
+      `POST /channels/${r.channelId}/messages`,
+      `POST /channels/${r.channelId}/messages/${cardId}/threads`,
+      `PUT /channels/${cardId}/thread-members/%40me`,
+      `POST /channels/${cardId}/messages`,
     ]);
+    expect(String(reqs[1]?.json?.["name"])).toBe(`${r.id} · trend following on BTC`);
+    expect(discord.joined.has(cardId)).toBe(true);
+  });
+
+  it("finds the thread again when it was started but the step was not stored", async () => {
+    const r = await discordRun((id) => passStory(id).slice(0, 1), { thread: false });
+    // The thread is created, but the answer is lost: the step is not stored and the pass fails.
+    discord.inject("POST", /^\/channels\/\d+\/messages\/\d+\/threads$/, { kind: "drop-after-create" });
+    expect((await consumer().deliverPending()).failedRuns).toEqual([r.id]);
+    const cardId = discord.messagesIn(r.channelId)[0]?.id as string;
+    const start = discord.requests.length;
+    expect(await consumer().deliverPending()).toEqual({ delivered: 1, failedRuns: [] });
+    // The retry meets 160004 and takes the card's id: no second card, the thread joined once.
+    expect(discord.messagesIn(r.channelId)).toHaveLength(1);
+    expect(since(start).map((q) => `${call(q)} ${q.status}`)).toEqual([
+      `POST /channels/${r.channelId}/messages/${cardId}/threads 400`,
+      `PUT /channels/${cardId}/thread-members/%40me 204`,
+    ]);
+    expect((await runs.getRun(r.id))?.threadId).toBe(cardId);
+    expect(await runs.pendingEvents(10, r.id)).toEqual([]);
   });
 
   it("falls back to plain text when Discord refuses a post as malformed", async () => {

@@ -5,6 +5,11 @@
  * archived threads (50083 until PATCH archived:false), thread creation, reactions — plus injected
  * faults: an error status, a 429 with Retry-After, a connection dropped after the message was
  * created, or a request that never answers.
+ *
+ * For the gateway bot it also answers what a discord.js Client asks: GET /gateway/bot (pointing at
+ * a FakeGateway), interaction callbacks, the @original reply and followups (webhook routes, which
+ * carry no bot token), threads started from a message (id = the message's, 160004 the second time),
+ * thread membership, application command overwrites and GET /applications/@me.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -58,6 +63,19 @@ export class FakeDiscord {
   readonly messages: StoredMessage[] = [];
   readonly archived = new Set<string>();
   readonly closedDms = new Set<string>();
+  /** Threads the bot joined (PUT /channels/{t}/thread-members/@me). */
+  readonly joined = new Set<string>();
+  /** Interaction callbacks by interaction id, in arrival order. */
+  readonly callbacks: { interactionId: string; token: string; body: Record<string, unknown> }[] = [];
+  /** The @original reply of each interaction token (PATCH), and followups (POST), as sent. */
+  readonly originals = new Map<string, Record<string, unknown>>();
+  readonly followups: { token: string; body: Record<string, unknown> }[] = [];
+  /** The last command overwrite per route (global or guild). */
+  readonly commands = new Map<string, unknown[]>();
+  /** Where GET /gateway/bot sends the client (a FakeGateway url). */
+  gatewayUrl = "ws://127.0.0.1:1";
+  readonly applicationId = "1000000000000000001";
+  private readonly threadsFromMessages = new Set<string>();
   private readonly dmByUser = new Map<string, string>();
   private readonly dmOwner = new Map<string, string>();
   private readonly nonces = new Map<string, StoredMessage>();
@@ -198,6 +216,51 @@ export class FakeDiscord {
       dropAfterCreate = true;
     }
 
+    // Interaction callbacks and webhook routes authenticate by the token in the path, not a header.
+    const interactionRoute = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path);
+    const webhookRoute = /^\/webhooks\/(\d+)\/([^/]+)(\/messages\/(?:@original|%40original|\d+))?$/.exec(
+      path,
+    );
+    if (interactionRoute) {
+      this.callbacks.push({
+        interactionId: interactionRoute[1] as string,
+        token: interactionRoute[2] as string,
+        body: json ?? {},
+      });
+      this.send(res, rec, 204);
+      return;
+    }
+    if (webhookRoute) {
+      const token = webhookRoute[2] as string;
+      const body = json ?? {};
+      if (method === "PATCH") this.originals.set(token, body);
+      else if (method === "POST") this.followups.push({ token, body });
+      else if (method === "DELETE") this.originals.delete(token);
+      if (method === "DELETE") {
+        this.send(res, rec, 204);
+        return;
+      }
+      this.send(res, rec, 200, {
+        id: this.id(),
+        channel_id: "0",
+        type: 0,
+        content: body["content"] ?? "",
+        embeds: body["embeds"] ?? [],
+        components: [],
+        attachments: [],
+        author: { id: this.applicationId, username: "fake-bot", bot: true },
+        timestamp: new Date().toISOString(),
+        flags: body["flags"] ?? 0,
+        mentions: [],
+        mention_roles: [],
+        pinned: false,
+        tts: false,
+        mention_everyone: false,
+        edited_timestamp: null,
+      });
+      return;
+    }
+
     if (!String(req.headers.authorization ?? "").startsWith("Bot ")) {
       this.send(res, rec, 401, { message: "401: Unauthorized", code: 0 });
       return;
@@ -206,7 +269,51 @@ export class FakeDiscord {
     const messagesRoute = /^\/channels\/(\d+)\/messages$/.exec(path);
     const channelRoute = /^\/channels\/(\d+)$/.exec(path);
     const threadsRoute = /^\/channels\/(\d+)\/threads$/.exec(path);
-    if (method === "GET" && path === "/users/@me") {
+    const threadFromMessage = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path);
+    const threadMember = /^\/channels\/(\d+)\/thread-members\/(?:@me|%40me)$/.exec(path);
+    const commandsRoute = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path);
+    if (method === "GET" && path === "/gateway/bot") {
+      this.send(res, rec, 200, {
+        url: this.gatewayUrl,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
+    } else if (method === "GET" && path === "/applications/@me") {
+      this.send(res, rec, 200, { id: this.applicationId, name: "fake-app", bot_public: false });
+    } else if (method === "PUT" && commandsRoute) {
+      const list = Array.isArray(json) ? (json as unknown[]) : [];
+      this.commands.set(path, list);
+      this.send(
+        res,
+        rec,
+        200,
+        list.map((c) => ({ ...(c as object), id: this.id(), application_id: commandsRoute[1] })),
+      );
+    } else if (method === "POST" && threadFromMessage) {
+      const messageId = threadFromMessage[2] as string;
+      if (this.threadsFromMessages.has(messageId)) {
+        this.send(res, rec, 400, {
+          message: "A thread has already been created for this message",
+          code: 160004,
+        });
+        return;
+      }
+      this.threadsFromMessages.add(messageId);
+      if (dropAfterCreate) {
+        res.socket?.destroy();
+        return;
+      }
+      // Discord gives a thread started from a message the message's id.
+      this.send(res, rec, 201, {
+        id: messageId,
+        type: 11,
+        parent_id: threadFromMessage[1],
+        name: json?.["name"],
+      });
+    } else if (method === "PUT" && threadMember) {
+      this.joined.add(threadMember[1] as string);
+      this.send(res, rec, 204);
+    } else if (method === "GET" && path === "/users/@me") {
       this.send(res, rec, 200, { id: "1000000000000000001", username: "fake-bot", bot: true });
     } else if (method === "POST" && path === "/users/@me/channels") {
       const user = String(json?.["recipient_id"] ?? "");

@@ -1,0 +1,142 @@
+/**
+ * A fake Discord gateway on loopback: a real WebSocket server (ws) speaking the gateway's JSON
+ * protocol far enough for a discord.js Client — HELLO, IDENTIFY → READY + GUILD_CREATE per guild,
+ * heartbeat ACKs — and then the dispatches a test scripts (INTERACTION_CREATE, MESSAGE_CREATE).
+ * Every IDENTIFY is recorded (token, intents) so a test can check what the bot asked for.
+ * Point a FakeDiscord's `gatewayUrl` at `url`, so GET /gateway/bot sends the client here.
+ */
+import type { AddressInfo } from "node:net";
+import { type WebSocket, WebSocketServer } from "ws";
+
+export interface Identify {
+  readonly token: string;
+  readonly intents: number;
+}
+
+export interface FakeGuild {
+  readonly id: string;
+  readonly name?: string;
+}
+
+export class FakeGateway {
+  readonly identifies: Identify[] = [];
+  private server: WebSocketServer | undefined;
+  private readonly sockets = new Set<WebSocket>();
+  private readonly ready = new Set<WebSocket>();
+  private seq = 0;
+  private readyWaiters: (() => void)[] = [];
+  url = "";
+
+  constructor(
+    private readonly botUser: { id: string; username: string },
+    private readonly guilds: readonly FakeGuild[],
+  ) {}
+
+  async start(): Promise<this> {
+    this.server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await new Promise<void>((resolve) => this.server?.once("listening", () => resolve()));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `ws://127.0.0.1:${port}`;
+    this.server.on("connection", (ws) => this.onConnection(ws));
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  /** Resolves once a client has identified and received READY. */
+  async waitReady(timeoutMs = 10_000): Promise<void> {
+    if (this.ready.size > 0) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("no client identified with the fake gateway")), timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Sends a dispatch (op 0) to every identified client. */
+  dispatch(t: string, d: unknown): void {
+    for (const ws of this.ready) this.sendTo(ws, { op: 0, t, s: ++this.seq, d });
+  }
+
+  get connected(): number {
+    return this.ready.size;
+  }
+
+  private sendTo(ws: WebSocket, payload: unknown): void {
+    ws.send(JSON.stringify(payload));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on("close", () => {
+      this.sockets.delete(ws);
+      this.ready.delete(ws);
+    });
+    this.sendTo(ws, { op: 10, d: { heartbeat_interval: 45_000 } });
+    ws.on("message", (raw) => {
+      const msg = JSON.parse(String(raw)) as { op: number; d: Record<string, unknown> | null };
+      if (msg.op === 1) {
+        this.sendTo(ws, { op: 11 });
+      } else if (msg.op === 2) {
+        const d = msg.d ?? {};
+        this.identifies.push({ token: String(d["token"]), intents: Number(d["intents"]) });
+        this.sendReady(ws);
+      } else if (msg.op === 6) {
+        // No sessions to resume here: the client identifies afresh.
+        this.sendTo(ws, { op: 9, d: false });
+      }
+    });
+  }
+
+  private sendReady(ws: WebSocket): void {
+    this.sendTo(ws, {
+      op: 0,
+      t: "READY",
+      s: ++this.seq,
+      d: {
+        v: 10,
+        user: { ...this.botUser, discriminator: "0", bot: true, avatar: null, global_name: null },
+        guilds: this.guilds.map((g) => ({ id: g.id, unavailable: true })),
+        session_id: `fake-session-${this.seq}`,
+        resume_gateway_url: this.url,
+        application: { id: this.botUser.id, flags: 0 },
+      },
+    });
+    for (const g of this.guilds) {
+      this.sendTo(ws, {
+        op: 0,
+        t: "GUILD_CREATE",
+        s: ++this.seq,
+        d: {
+          id: g.id,
+          name: g.name ?? "fake guild",
+          unavailable: false,
+          owner_id: "1",
+          member_count: 2,
+          large: false,
+          features: [],
+          channels: [],
+          threads: [],
+          members: [],
+          roles: [],
+          emojis: [],
+          stickers: [],
+          presences: [],
+          voice_states: [],
+          stage_instances: [],
+          guild_scheduled_events: [],
+          joined_at: new Date().toISOString(),
+          premium_tier: 0,
+          preferred_locale: "en-US",
+        },
+      });
+    }
+    this.ready.add(ws);
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+}
