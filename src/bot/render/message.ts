@@ -20,6 +20,8 @@ export interface OutgoingMessage {
   /** Always explicit: by default nothing in a post pings anyone. */
   allowed_mentions: AllowedMentions;
   files?: OutgoingFile[];
+  /** Makes the post a reply to that message. */
+  message_reference?: { message_id: string; fail_if_not_exists: boolean };
   /** 4096 = SUPPRESS_NOTIFICATIONS ("@silent"). */
   flags?: number;
 }
