@@ -140,3 +140,165 @@ export class FakeGateway {
     for (const w of this.readyWaiters.splice(0)) w();
   }
 }
+
+// --- Raw dispatch payloads a test feeds the gateway (Discord API v10 shapes) ---
+
+let seq = 0n;
+/** A fresh snowflake, unique within the test process. */
+export function snowflake(): string {
+  seq += 1n;
+  return String(1_400_000_000_000_000_000n + seq);
+}
+
+export interface Who {
+  readonly id: string;
+  readonly roles?: readonly string[];
+  readonly bot?: boolean;
+}
+
+export interface Where {
+  readonly guildId: string;
+  readonly channelId: string;
+  /** Set when the channel is a thread (type 11) under this parent. */
+  readonly parentId?: string;
+}
+
+export interface ScriptedInteraction {
+  readonly id: string;
+  readonly token: string;
+  readonly payload: Record<string, unknown>;
+}
+
+const user = (w: Who) => ({
+  id: w.id,
+  username: `user${w.id.slice(-4)}`,
+  discriminator: "0",
+  global_name: null,
+  avatar: null,
+  ...(w.bot ? { bot: true } : {}),
+});
+
+function base(type: number, who: Who, where: Where, data: Record<string, unknown>): ScriptedInteraction {
+  const id = snowflake();
+  const token = `itoken-${id}`;
+  return {
+    id,
+    token,
+    payload: {
+      id,
+      token,
+      type,
+      version: 1,
+      application_id: "1000000000000000001",
+      guild_id: where.guildId,
+      channel_id: where.channelId,
+      channel: {
+        id: where.channelId,
+        guild_id: where.guildId,
+        type: where.parentId ? 11 : 0,
+        name: where.parentId ? "run thread" : "research",
+        ...(where.parentId ? { parent_id: where.parentId, thread_metadata: { archived: false } } : {}),
+      },
+      member: {
+        user: user(who),
+        roles: [...(who.roles ?? [])],
+        permissions: "0",
+        joined_at: "2024-01-01T00:00:00.000Z",
+        deaf: false,
+        mute: false,
+        flags: 0,
+      },
+      app_permissions: "0",
+      locale: "en-US",
+      guild_locale: "en-US",
+      entitlements: [],
+      authorizing_integration_owners: { "0": where.guildId },
+      context: 0,
+      data,
+    },
+  };
+}
+
+export type OptionValue = string | number;
+
+/** /research <sub> with options (strings → type 3, integers → type 4). */
+export function slash(
+  sub: string,
+  options: Record<string, OptionValue>,
+  who: Who,
+  where: Where,
+  focused?: string,
+): ScriptedInteraction {
+  const opts = Object.entries(options).map(([name, value]) => ({
+    name,
+    type: typeof value === "number" ? 4 : 3,
+    value,
+    ...(name === focused ? { focused: true } : {}),
+  }));
+  return base(focused ? 4 : 2, who, where, {
+    id: "1300000000000000001",
+    name: "research",
+    type: 1,
+    options: [{ type: 1, name: sub, options: opts }],
+  });
+}
+
+export function message(o: {
+  id?: string;
+  content: string;
+  author: Who;
+  where: Where;
+}): Record<string, unknown> {
+  return {
+    id: o.id ?? snowflake(),
+    channel_id: o.where.channelId,
+    guild_id: o.where.guildId,
+    author: user(o.author),
+    member: {
+      roles: [...(o.author.roles ?? [])],
+      joined_at: "2024-01-01T00:00:00.000Z",
+      deaf: false,
+      mute: false,
+    },
+    content: o.content,
+    timestamp: new Date().toISOString(),
+    edited_timestamp: null,
+    tts: false,
+    mention_everyone: false,
+    mentions: [],
+    mention_roles: [],
+    attachments: [],
+    embeds: [],
+    pinned: false,
+    type: 0,
+    flags: 0,
+  };
+}
+
+export function button(customId: string, who: Who, where: Where, messageId: string): ScriptedInteraction {
+  const i = base(3, who, where, { custom_id: customId, component_type: 2 });
+  const msg = message({
+    id: messageId,
+    content: "",
+    author: { id: "1000000000000000001", bot: true },
+    where,
+  });
+  return { ...i, payload: { ...i.payload, message: msg } };
+}
+
+export function modalSubmit(customId: string, text: string, who: Who, where: Where): ScriptedInteraction {
+  return base(5, who, where, {
+    custom_id: customId,
+    components: [{ type: 1, components: [{ type: 4, custom_id: "text", value: text }] }],
+  });
+}
+
+export function messageCommand(name: string, target: Record<string, unknown>, who: Who, where: Where) {
+  return base(2, who, where, {
+    id: "1300000000000000002",
+    name,
+    type: 3,
+    target_id: target["id"],
+    resolved: { messages: { [String(target["id"])]: target } },
+  });
+}
