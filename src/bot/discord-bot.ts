@@ -91,13 +91,20 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<RunningBot>
   client.on(Events.InteractionCreate, (i) => track(routeInteraction(i, ctx)));
   // Raw MESSAGE_CREATE: a thread the cache has never seen (created by the outbox, a restart ago)
   // must still deliver its replies, so nothing here depends on discord.js's channel cache.
-  client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) =>
-    track(
+  // One chain per channel: a thread's messages are taken in the order they were written.
+  const chains = new Map<string, Promise<unknown>>();
+  client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) => {
+    const next = (chains.get(data.channel_id) ?? Promise.resolve()).then(() =>
       nudges.onMessage(data).catch((err: unknown) => {
         log().warn({ err: userMessage(err), message: data.id }, "thread message not taken as a nudge");
       }),
-    ),
-  );
+    );
+    chains.set(data.channel_id, next);
+    void next.finally(() => {
+      if (chains.get(data.channel_id) === next) chains.delete(data.channel_id);
+    });
+    track(next);
+  });
   client.on(Events.Error, (err) => log().warn({ err: err.message }, "discord client error"));
   client.on(Events.ShardDisconnect, (ev) => {
     if (ev.code === 4014) {

@@ -16,6 +16,8 @@ export interface Identify {
 export interface FakeGuild {
   readonly id: string;
   readonly name?: string;
+  /** Role ids the guild has (GUILD_CREATE lists every role; member roles resolve against them). */
+  readonly roles?: readonly string[];
 }
 
 export class FakeGateway {
@@ -123,7 +125,17 @@ export class FakeGateway {
           channels: [],
           threads: [],
           members: [],
-          roles: [],
+          roles: [g.id, ...(g.roles ?? [])].map((id, position) => ({
+            id,
+            name: position === 0 ? "@everyone" : `role ${position}`,
+            color: 0,
+            hoist: false,
+            position,
+            permissions: "0",
+            managed: false,
+            mentionable: false,
+            flags: 0,
+          })),
           emojis: [],
           stickers: [],
           presences: [],
