@@ -19,6 +19,7 @@ import { routeInteraction } from "../commands/router.ts";
 import { log } from "../log/logger.ts";
 import type { RunRepository } from "../loop/run-repository.ts";
 import type { ResearchTransport } from "../queue/transport.ts";
+import { listDatasets } from "../store/bar-store.ts";
 import type { Db } from "../store/db.ts";
 import type { AccessPolicy } from "./access.ts";
 import { PgBotStore } from "./bot-store.ts";
@@ -75,6 +76,7 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<RunningBot>
     discord: o.discord,
     runConfig: o.runConfig,
     resolveDriver: o.resolveDriver,
+    datasets: () => listDatasets(o.db),
   };
   const nudges = new ThreadNudges({
     runs: o.runs,

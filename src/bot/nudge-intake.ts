@@ -73,6 +73,8 @@ export class ThreadNudges {
     if (!allowed.ok) {
       const key = `${run.id}:${m.author.id}`;
       if (!this.told.has(key)) {
+        // Bounded: after many strangers the oldest may hear it a second time, never unboundedly often.
+        if (this.told.size >= 10_000) this.told.delete(this.told.values().next().value as string);
         this.told.add(key);
         await this.d.discord
           .postMessage(m.channel_id, {

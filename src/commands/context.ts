@@ -41,6 +41,8 @@ export interface CommandContext {
   readonly discord: Pick<DiscordRest, "react">;
   /** The run config for /research start: the bot's base config, the preset, then the options. */
   readonly runConfig: (o: StartOptions) => RunConfig;
+  /** The stored datasets (symbol, timeframe, bar count): a run on data the store lacks is refused. */
+  readonly datasets: () => Promise<readonly { symbol: string; timeframe: string; rows: number }[]>;
   /** `auto` → llm or heuristic, with why. */
   readonly resolveDriver: (requested: string) => Promise<{ name: string; why: string }>;
 }

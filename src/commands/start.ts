@@ -55,6 +55,17 @@ export function startOptionsOf(i: ChatInputCommandInteraction): StartOptions {
   };
 }
 
+/** Refuses a run on bars the store does not hold, naming what it holds and how to get more. */
+export async function requireData(ctx: Pick<CommandContext, "datasets">, config: RunConfig): Promise<void> {
+  const { symbol, timeframe } = config.dataset;
+  const all = (await ctx.datasets()).filter((d) => d.rows > 0);
+  if (all.some((d) => d.symbol === symbol && d.timeframe === timeframe)) return;
+  const have = all.map((d) => `${d.symbol} ${d.timeframe}`).slice(0, 20);
+  throw new UserError(
+    `No ${symbol} ${timeframe} bars in the store${have.length ? ` (it holds ${have.join(", ")})` : ""}. An operator adds them with \`alphaloop data download --symbol ${symbol} --timeframe ${timeframe} --from YYYY-MM --to YYYY-MM\`.`,
+  );
+}
+
 export async function start(i: ChatInputCommandInteraction, ctx: CommandContext): Promise<void> {
   const allowed = canStart(ctx.access, actorOf(i));
   if (!allowed.ok) return replyEphemeral(i, allowed.reason);
@@ -65,6 +76,7 @@ export async function start(i: ChatInputCommandInteraction, ctx: CommandContext)
       throw new UserError("Start runs in a text channel: each run opens its own thread there.");
     }
     const config = ctx.runConfig(startOptionsOf(i));
+    await requireData(ctx, config);
     const choice = await ctx.resolveDriver(config.loop.driver);
     const run = await createRun(ctx.runs, {
       brief,

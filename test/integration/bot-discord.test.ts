@@ -416,6 +416,13 @@ loop: { seed: 3, max_fix_attempts: 5 }
     expect(discord.requests.some((r) => r.method === "DELETE" && r.path.includes(bad.token))).toBe(true);
     expect((await runs.listRuns(1000)).length).toBe(before);
 
+    // Data the store does not hold: refused before anything is created.
+    const noData = slash("start", { brief: "eth please", symbol: "ethusdt" }, OWNER, HERE);
+    expect(String((await ask(noData))["content"])).toBe(
+      "No ETHUSDT 1h bars in the store (it holds BOTDUSD 1h). An operator adds them with `alphaloop data download --symbol ETHUSDT --timeframe 1h --from YYYY-MM --to YYYY-MM`.",
+    );
+    expect((await runs.listRuns(1000)).length).toBe(before);
+
     const unknown = await ask(slash("pause", { run: "r-nothere" }, OWNER, HERE));
     expect(String(unknown["content"])).toMatch(/^No run `r-nothere`/);
   }, 60_000);
