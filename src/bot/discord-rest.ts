@@ -6,6 +6,7 @@
  */
 import { DiscordAPIError, HTTPError, type RawFile, REST, Routes } from "discord.js";
 import type { OutgoingMessage } from "./render/message.ts";
+import type { ActionRow } from "./render/run-controls.ts";
 
 /** Discord JSON error codes the bot reacts to. https://discord.com/developers/docs/topics/opcodes-and-status-codes */
 export const DiscordCodes = {
@@ -131,6 +132,15 @@ export class DiscordRest {
       if (discordErrorCode(err) === DiscordCodes.threadAlreadyCreated) return messageId;
       throw err;
     }
+  }
+
+  /** Replaces a message's buttons (an empty list removes them). */
+  async editComponents(
+    channelId: string,
+    messageId: string,
+    components: readonly ActionRow[],
+  ): Promise<void> {
+    await this.rest.patch(Routes.channelMessage(channelId, messageId), { body: { components } });
   }
 
   /** Adds the bot to a thread (idempotent), so it receives the thread's messages. */

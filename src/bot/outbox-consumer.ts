@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { EquityCurve } from "../charts/equity-chart.ts";
+import { eventId } from "../domain/run.ts";
 import { log } from "../log/logger.ts";
 import type { OutboxRow, RunRecord, RunRepository } from "../loop/run-repository.ts";
 import type { DeliveryStore, StepRecord } from "./delivery-store.ts";
@@ -43,11 +44,12 @@ import {
   payloadString,
 } from "./render/payloads.ts";
 import { runCardMessage } from "./render/run-card.ts";
+import { runControls } from "./render/run-controls.ts";
 import type { PushNotice } from "./webhook.ts";
 
 export type DiscordSender = Pick<
   DiscordRest,
-  "postMessage" | "createDm" | "threadFromMessage" | "joinThread" | "react"
+  "postMessage" | "createDm" | "threadFromMessage" | "joinThread" | "react" | "editComponents"
 >;
 export type ChartRenderer = (curve: EquityCurve, title: string) => Promise<Uint8Array>;
 export type PushSender = (notice: PushNotice) => Promise<unknown>;
@@ -336,6 +338,25 @@ export class OutboxConsumer {
           };
         }
         await post("post", msg);
+        // The card's buttons follow the run: Resume while paused, none once it is over.
+        const state =
+          ev.type === "run.paused" ? "paused" : ev.type === "run.resumed" ? "running" : "finished";
+        const card = (await this.d.deliveries.steps(eventId(run.id, "run.started"))).get("card");
+        if (card?.channelId && card.messageId) {
+          const { channelId, messageId } = card;
+          await step("controls", async () => {
+            try {
+              await this.d.discord.editComponents(channelId, messageId, runControls(run.id, state));
+              return { channelId, messageId, detail: { state } };
+            } catch (err) {
+              // The card was deleted or is out of reach: the status post above already says it.
+              if (discordStatus(err) === 404 || discordStatus(err) === 403) {
+                return { channelId, messageId, detail: { state, failed: describe(err) } };
+              }
+              throw err;
+            }
+          });
+        }
         break;
       }
       default:

@@ -231,6 +231,9 @@ loop: { seed: 3, max_fix_attempts: 5 }
     const reqs = discord.requests.slice(reqStart).map(call);
     expect(reqs).toContain(`POST /channels/${CHANNEL}/messages/${thread}/threads`);
     expect(reqs).toContain(`PUT /channels/${thread}/thread-members/%40me`);
+    // Once the run is over, the card loses its buttons.
+    expect(reqs).toContain(`PATCH /channels/${CHANNEL}/messages/${thread}`);
+    expect(card[0]?.body["components"]).toEqual([]);
     expect(reqs.indexOf(`POST /channels/${CHANNEL}/messages/${thread}/threads`)).toBeLessThan(
       reqs.indexOf(`POST /channels/${thread}/messages`),
     );

@@ -241,6 +241,7 @@ describe("discord outbox consumer", () => {
       `POST ${thread}`, // holdout
       `POST ${thread}`, // stuck ping
       `POST ${thread}`, // finished
+      `PATCH ${thread}/${discord.messagesIn(r.threadId)[0]?.id}`, // the card loses its buttons
     ]);
     for (const q of reqs) expect(q.status).toBeLessThan(300);
 
@@ -599,6 +600,34 @@ describe("discord outbox consumer", () => {
     ]);
     expect(String(reqs[1]?.json?.["name"])).toBe(`${r.id} · trend following on BTC`);
     expect(discord.joined.has(cardId)).toBe(true);
+  });
+
+  it("keeps the card's buttons in step with the run: Resume while paused, none once finished", async () => {
+    const r = await discordRun(
+      (id) => [
+        ev(id, "run.started", {}),
+        { ...ev(id, "run.paused", { reason: "by alice" }), eventId: eventId(id, "run.paused", 1, "a") },
+        { ...ev(id, "run.resumed", {}), eventId: eventId(id, "run.resumed", 1, "b") },
+        ev(id, "run.finished", { status: "stopped", reason: "by alice", iterations: 0, passes: 0 }),
+      ],
+      { thread: false },
+    );
+    const start = discord.requests.length;
+    expect(await consumer().deliverPending()).toEqual({ delivered: 4, failedRuns: [] });
+    const cardId = discord.messagesIn(r.channelId)[0]?.id as string;
+    const edits = since(start).filter((q) => q.method === "PATCH");
+    expect(edits.map(call)).toEqual(Array(3).fill(`PATCH /channels/${r.channelId}/messages/${cardId}`));
+    const labels = edits.map((q) =>
+      ((q.json?.["components"] ?? []) as { components: { label: string }[] }[]).flatMap((row) =>
+        row.components.map((b) => b.label),
+      ),
+    );
+    expect(labels).toEqual([["Stop", "Resume", "Nudge"], ["Stop", "Pause", "Nudge"], []]);
+    expect(discord.messagesIn(r.channelId)[0]?.body["components"]).toEqual([]);
+    // Redelivery edits nothing again.
+    const again = discord.requests.length;
+    await consumer().deliverPending();
+    expect(since(again)).toEqual([]);
   });
 
   it("finds the thread again when it was started but the step was not stored", async () => {

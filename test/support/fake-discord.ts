@@ -268,6 +268,7 @@ export class FakeDiscord {
 
     const messagesRoute = /^\/channels\/(\d+)\/messages$/.exec(path);
     const channelRoute = /^\/channels\/(\d+)$/.exec(path);
+    const messageRoute = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path);
     const threadsRoute = /^\/channels\/(\d+)\/threads$/.exec(path);
     const threadFromMessage = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(path);
     const threadMember = /^\/channels\/(\d+)\/thread-members\/(?:@me|%40me)$/.exec(path);
@@ -349,6 +350,15 @@ export class FakeDiscord {
         content: body["content"] ?? "",
         attachments: files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length })),
       });
+    } else if (method === "PATCH" && messageRoute) {
+      const [, channelId, messageId] = messageRoute as unknown as [string, string, string];
+      const stored = this.messages.find((m) => m.id === messageId && m.channelId === channelId);
+      if (!stored) {
+        this.send(res, rec, 404, { message: "Unknown Message", code: 10008 });
+        return;
+      }
+      Object.assign(stored.body, json ?? {});
+      this.send(res, rec, 200, { id: messageId, channel_id: channelId, ...stored.body });
     } else if (method === "PATCH" && channelRoute) {
       const id = channelRoute[1] as string;
       if (json?.["archived"] === false) this.archived.delete(id);
