@@ -108,17 +108,28 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<RunningBot>
     track(next);
   });
   client.on(Events.Error, (err) => log().warn({ err: err.message }, "discord client error"));
+  const disallowed =
+    "Discord refused the MessageContent intent (4014): enable it for the bot in the developer portal (Bot → Privileged Gateway Intents), or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off and nudge by @mention, /research nudge or the Nudge button";
+  let lost: (err: Error) => void = () => undefined;
+  const disconnected = new Promise<never>((_, reject) => {
+    lost = reject;
+  });
+  disconnected.catch(() => undefined);
   client.on(Events.ShardDisconnect, (ev) => {
-    if (ev.code === 4014) {
-      log().error(
-        "Discord refused the MessageContent intent (4014): enable it for the bot in the developer portal, or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off and nudge by @mention, /research nudge or the Nudge button",
-      );
-    }
+    // Unrecoverable close codes only: discord.js reconnects by itself after anything else.
+    const why =
+      ev.code === 4014 ? disallowed : `Discord closed the gateway connection for good (code ${ev.code})`;
+    log().error({ code: ev.code }, why);
+    lost(new Error(why));
   });
 
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-  await client.login(o.token);
-  await ready;
+  try {
+    await Promise.race([client.login(o.token).then(() => ready), disconnected]);
+  } catch (err) {
+    await client.destroy();
+    throw err;
+  }
   log().info({ user: client.user?.tag, messageContent: o.messageContent }, "discord gateway ready");
 
   const stop = new AbortController();

@@ -14,7 +14,19 @@ import { isNudgeModal, nudgeModalSubmit, runButton } from "./run-buttons.ts";
 import { start } from "./start.ts";
 import { status } from "./status.ts";
 
+function describe(i: Interaction): string {
+  if (i.isChatInputCommand() || i.isAutocomplete()) {
+    return `/${i.commandName} ${i.options.getSubcommand(false) ?? ""}`.trim();
+  }
+  if (i.isMessageContextMenuCommand()) return i.commandName;
+  if (i.isButton() || i.isModalSubmit()) return i.customId;
+  return `interaction type ${i.type}`;
+}
+
 export async function routeInteraction(i: Interaction, ctx: CommandContext): Promise<void> {
+  if (!i.isAutocomplete()) {
+    log().info({ user: i.user.id, guild: i.guildId, channel: i.channelId, what: describe(i) }, "interaction");
+  }
   try {
     if (i.isAutocomplete()) return await autocompleteRun(i, ctx);
     if (i.isChatInputCommand() && i.commandName === RESEARCH) {

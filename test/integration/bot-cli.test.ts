@@ -212,6 +212,37 @@ walk_forward: { folds: 3, warmup_bars: 200 }
     expect(opened).toBe(0);
   });
 
+  it("stops with a clear error when Discord refuses the MessageContent intent (4014)", async () => {
+    const strict = await new FakeGateway(
+      { id: discord.applicationId, username: "alphaloop" },
+      [{ id: GUILD }],
+      1 << 15,
+    ).start();
+    const strictDiscord = await new FakeDiscord().start();
+    strictDiscord.gatewayUrl = strict.url;
+    try {
+      const { error } = await cli(
+        (p) =>
+          registerBot(p, {
+            env: {
+              DISCORD_TOKEN: TOKEN,
+              DISCORD_API_URL: strictDiscord.url,
+              REDIS_URL,
+              ALPHALOOP_QUEUE_PREFIX: prefix,
+            },
+            openDb: () => backends[0].open(schema),
+          }),
+        ["bot", "--config", base],
+      );
+      expect((error as Error).message).toMatch(
+        /MessageContent intent \(4014\).*ALPHALOOP_DISCORD_MESSAGE_CONTENT=off/,
+      );
+      expect(strict.identifies).toHaveLength(1);
+    } finally {
+      await Promise.all([strict.close(), strictDiscord.close()]);
+    }
+  }, 60_000);
+
   it("with REDIS_URL only enqueues; an alphaloop worker runs the run", async () => {
     let out = "";
     let stop: () => void = () => undefined;

@@ -32,6 +32,8 @@ export class FakeGateway {
   constructor(
     private readonly botUser: { id: string; username: string },
     private readonly guilds: readonly FakeGuild[],
+    /** Intents this bot is not granted: an IDENTIFY asking for any closes with 4014, as Discord does. */
+    private readonly disallowedIntents = 0,
   ) {}
 
   async start(): Promise<this> {
@@ -87,6 +89,10 @@ export class FakeGateway {
       } else if (msg.op === 2) {
         const d = msg.d ?? {};
         this.identifies.push({ token: String(d["token"]), intents: Number(d["intents"]) });
+        if (Number(d["intents"]) & this.disallowedIntents) {
+          ws.close(4014, "Disallowed intent(s).");
+          return;
+        }
         this.sendReady(ws);
       } else if (msg.op === 6) {
         // No sessions to resume here: the client identifies afresh.
