@@ -304,6 +304,9 @@ loop: { seed: 3, max_fix_attempts: 5 }
       where: thread,
     });
     gateway.dispatch("MESSAGE_CREATE", mentioned);
+    // Without the intent Discord sends other messages with empty content: nothing to take.
+    const contentless = message({ content: "", author: OWNER, where: thread });
+    gateway.dispatch("MESSAGE_CREATE", contentless);
     const fromBot = message({
       content: "I am a bot",
       author: { id: "600000000000000777", bot: true },
@@ -324,6 +327,7 @@ loop: { seed: 3, max_fix_attempts: 5 }
       [OPERATOR.id, "discord-thread", "use RSI as a filter"],
     ]);
     expect(reactions(thread.channelId, String(fromBot["id"]))).toHaveLength(0);
+    expect(reactions(thread.channelId, String(contentless["id"]))).toHaveLength(0);
     expect(reactions(thread.channelId, String(stranger1["id"]))).toHaveLength(0);
     expect(reactions(thread.channelId, String(stranger2["id"]))).toHaveLength(0);
     // One notice for the stranger, a silent reply without pings, however often they write.
