@@ -45,11 +45,23 @@ function int(name: string, v: string | undefined, min: number): number | undefin
   return n;
 }
 
+/**
+ * Resolves on SIGTERM/SIGINT, or on an uncaught exception (logged, then the worker closes
+ * gracefully and exits non-zero: BullMQ's production advice, since a process in an unknown state
+ * should not take more jobs). A stray rejected promise (a Redis call during an outage) is logged,
+ * not fatal: Postgres holds the state, the queue recovers.
+ */
 function signalled(): Promise<string> {
+  process.on("unhandledRejection", (reason) => log().error({ err: reason }, "unhandled rejection"));
   return new Promise((resolve) => {
     const on = (sig: string) => () => resolve(sig);
     process.once("SIGTERM", on("SIGTERM"));
     process.once("SIGINT", on("SIGINT"));
+    process.once("uncaughtException", (err) => {
+      log().fatal({ err }, "uncaught exception");
+      process.exitCode = 1;
+      resolve("uncaught exception");
+    });
   });
 }
 

@@ -3,15 +3,18 @@
  * real `alphaloop worker` processes reconnect, the run is picked up again from Postgres (the
  * source of truth) and finishes with every iteration, trial and outbox event exactly once.
  *
- * The Redis here is this test's own `redis-server` on a free port, never the shared one.
+ * The Redis here is this test's own `redis-server` on a free port, never the shared one. With one
+ * that may evict keys, the worker says so at start (BullMQ needs `noeviction`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Command } from "commander";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { register as registerWorker } from "../../src/cli/worker-command.ts";
 import { loadRunConfig } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { createRun } from "../../src/loop/runner.ts";
@@ -58,19 +61,21 @@ describe("Redis restarted mid-run", () => {
   let redis: ChildProcess | undefined;
   let redisUrl: string;
 
-  async function startRedis(): Promise<void> {
+  async function startRedis(at = port, extra: string[] = []): Promise<ChildProcess> {
     const child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      ["--port", String(at), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extra],
       { stdio: "ignore" },
     );
     children.push(child);
-    redis = child;
-    const probe = new Redis(redisUrl, {
+    if (at === port) redis = child;
+    const probe = new Redis(`redis://127.0.0.1:${at}`, {
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    // Refused connections while the server starts are expected: the probe just tries again.
+    probe.on("error", () => undefined);
     try {
       await waitFor(
         async () => {
@@ -83,6 +88,7 @@ describe("Redis restarted mid-run", () => {
     } finally {
       probe.disconnect();
     }
+    return child;
   }
 
   function worker(): ChildProcess {
@@ -211,4 +217,33 @@ loop: { driver: heuristic, seed: 13, stuck_after: 3 }
     expect(byType["run.finished"]).toBe(1);
     for (const r of events.rows) expect(r.ids).toBe(r.n);
   }, 240_000);
+
+  it("`alphaloop worker` warns at start when Redis may evict keys, and not when it may not", async () => {
+    const out: string[] = [];
+    for (const policy of ["allkeys-lru", "noeviction"]) {
+      const at = await freePort();
+      const server = await startRedis(at, ["--maxmemory-policy", policy]);
+      let text = "";
+      const program = new Command().exitOverride();
+      registerWorker(program, {
+        openDb: () => backends[0].open(schema),
+        write: (t) => {
+          text += t;
+        },
+        env: { REDIS_URL: `redis://127.0.0.1:${at}`, ALPHALOOP_QUEUE_PREFIX: "evict" },
+        until: Promise.resolve(),
+      });
+      try {
+        await program.parseAsync(["worker"], { from: "user" });
+      } finally {
+        server.kill("SIGKILL");
+      }
+      out.push(text);
+    }
+    expect(out[0]).toContain(
+      "warning: redis maxmemory-policy is allkeys-lru: set it to noeviction or BullMQ can lose jobs",
+    );
+    expect(out[1]).not.toContain("warning:");
+    expect(out[1]).toMatch(/worker \d+ ready: bullmq transport/);
+  });
 });
