@@ -6,8 +6,12 @@
  * of a candidate it already sent. A fold job carries only what is needed to redo the fold from
  * data; the bars are loaded by whoever runs it, from the run's search window and nothing else.
  *
- * Results travel as JSON with the Float64 arrays in base64 (8 bytes a bar, not ~20 as decimal
- * text); the bar times are not sent, the caller has them.
+ * A fold's result is written by the job to its own Redis key (`foldResultKey`) as JSON with the
+ * Float64 arrays in base64 (8 bytes a bar, not ~20 as decimal text; the bar times are not sent,
+ * the caller has them); the job itself returns only a receipt. BullMQ puts every job's return
+ * value into the queue's events stream, which every process's QueueEvents reads and parses:
+ * results of a few hundred KB there would cost each worker the parsing of every other worker's
+ * folds. The waiter reads the keys once the flow completes and lets them expire soon after.
  */
 import { createHash } from "node:crypto";
 import type { Trade } from "../backtest/simulate.ts";
@@ -48,6 +52,21 @@ export interface EncodedPart {
 export type FoldJobResult =
   | { readonly index: number; readonly ok: true; readonly part: EncodedPart }
   | { readonly index: number; readonly ok: false; readonly error: EvaluationError };
+
+/** What a fold job returns (the result itself is under `foldResultKey`). */
+export interface FoldJobReceipt {
+  readonly index: number;
+  readonly ok: boolean;
+}
+
+/** How long a fold's result waits for its reader; once read it expires after `RESULT_LINGER_S`. */
+export const RESULT_TTL_S = 600;
+/** Long enough for a second waiter on the same flow (a duplicate iteration) to read it too. */
+export const RESULT_LINGER_S = 30;
+
+export function foldResultKey(prefix: string, jobId: string): string {
+  return `${prefix}:${BACKTESTS_QUEUE}:result:${jobId}`;
+}
 
 /** The candidate's part of a job id: ids must not contain `:` beyond the three parts. */
 export function candidateKey(codeHash: string, configHash: string): string {

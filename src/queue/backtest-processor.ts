@@ -8,8 +8,10 @@
  *   infrastructure errors (database, bars) throw, and those are retried with backoff.
  * - `join`: put the children's results in fold order.
  */
+
+import { createHash } from "node:crypto";
 import { UnrecoverableError } from "bullmq";
-import type { Sandbox } from "../backtest/sandbox/index.ts";
+import type { LoadResult, Sandbox } from "../backtest/sandbox/index.ts";
 import { parseStrategyConfig } from "../backtest/strategy-config.ts";
 import type { Bars } from "../domain/bars.ts";
 import type { FrozenRunConfig } from "../domain/run-config.ts";
@@ -18,7 +20,7 @@ import type { RunRepository } from "../loop/run-repository.ts";
 import { frozenOf } from "../loop/runner.ts";
 import { type BarSource, RunWindows } from "../loop/windows.ts";
 import { resampleBars } from "../market/resample.ts";
-import { encodePart, type FoldJobData, type FoldJobResult } from "./backtest-jobs.ts";
+import { encodePart, type FoldJobData, type FoldJobReceipt, type FoldJobResult } from "./backtest-jobs.ts";
 
 export interface FoldJobDeps {
   readonly runs: Pick<RunRepository, "getRun">;
@@ -33,6 +35,9 @@ interface RunState {
   readonly windows: RunWindows;
   readonly byTimeframe: Map<string, Promise<Bars>>;
 }
+
+/** Loaded strategies kept per thread: the evaluation in flight and the one before. */
+const HANDLES_KEPT = 2;
 
 export type FoldJobRunner = (data: FoldJobData) => Promise<FoldJobResult>;
 
@@ -57,6 +62,24 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
     return s;
   };
 
+  // The folds of one candidate evaluation share one loaded strategy, as they do in-process (a
+  // context costs a few ms to set up); another evaluation, even of the same code, gets a fresh one.
+  const handles = new Map<string, Promise<LoadResult>>();
+  const handleFor = (data: FoldJobData): Promise<LoadResult> => {
+    const key = `${data.runId}:${data.iteration}:${createHash("sha256").update(data.code).digest("hex")}`;
+    let h = handles.get(key);
+    if (!h) {
+      h = deps.sandbox.load(data.code);
+      handles.set(key, h);
+      while (handles.size > HANDLES_KEPT) {
+        const oldest = handles.keys().next().value as string;
+        void handles.get(oldest)?.then((l) => l.ok && l.handle.dispose());
+        handles.delete(oldest);
+      }
+    }
+    return h;
+  };
+
   const barsAt = (state: RunState, timeframe: string): Promise<Bars> => {
     let b = state.byTimeframe.get(timeframe);
     if (!b) {
@@ -79,49 +102,45 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
       );
     }
     const bars = await barsAt(state, data.timeframe);
-    const loaded = await deps.sandbox.load(data.code);
+    const loaded = await handleFor(data);
     if (!loaded.ok) return { index, ok: false, error: loaded.error };
     const handle = loaded.handle;
-    try {
-      const parsed = parseStrategyConfig(data.configYaml, handle.meta.params);
-      if (!parsed.ok) {
-        return {
-          index,
-          ok: false,
-          error: { kind: "config", message: parsed.errors.map((e) => e.message).join("\n") },
-        };
-      }
-      const config = parsed.config;
-      if (config.timeframe !== data.timeframe) {
-        throw new UnrecoverableError(
-          `fold job says timeframe ${data.timeframe}, the candidate's config says ${config.timeframe}`,
-        );
-      }
-      const run = state.frozen.config;
-      const r = await evaluateFold({
-        handle,
-        bars,
-        fold: data.fold,
-        params: config.params as Record<string, unknown>,
-        sim: {
-          direction: config.direction,
-          risk: config.risk,
-          sizing: config.sizing,
-          feeBps: run.costs.fee_bps,
-          slippageBps: run.costs.slippage_bps,
-          timeframe: config.timeframe,
-        },
-      });
-      return r.ok ? { index, ok: true, part: encodePart(r.part) } : { index, ok: false, error: r.error };
-    } finally {
-      handle.dispose();
+    const parsed = parseStrategyConfig(data.configYaml, handle.meta.params);
+    if (!parsed.ok) {
+      return {
+        index,
+        ok: false,
+        error: { kind: "config", message: parsed.errors.map((e) => e.message).join("\n") },
+      };
     }
+    const config = parsed.config;
+    if (config.timeframe !== data.timeframe) {
+      throw new UnrecoverableError(
+        `fold job says timeframe ${data.timeframe}, the candidate's config says ${config.timeframe}`,
+      );
+    }
+    const run = state.frozen.config;
+    const r = await evaluateFold({
+      handle,
+      bars,
+      fold: data.fold,
+      params: config.params as Record<string, unknown>,
+      sim: {
+        direction: config.direction,
+        risk: config.risk,
+        sizing: config.sizing,
+        feeBps: run.costs.fee_bps,
+        slippageBps: run.costs.slippage_bps,
+        timeframe: config.timeframe,
+      },
+    });
+    return r.ok ? { index, ok: true, part: encodePart(r.part) } : { index, ok: false, error: r.error };
   };
 }
 
-/** The children's results (keyed by job key, as `getChildrenValues` gives them) in fold order. */
-export function joinResults(values: Record<string, FoldJobResult>, folds: number): FoldJobResult[] {
-  const out: FoldJobResult[] = [];
+/** The children's receipts (keyed by job key, as `getChildrenValues` gives them): all folds there. */
+export function joinReceipts(values: Record<string, FoldJobReceipt>, folds: number): FoldJobReceipt[] {
+  const out: FoldJobReceipt[] = [];
   for (const v of Object.values(values)) out[v.index] = v;
   for (let i = 0; i < folds; i++) {
     if (!out[i]) throw new Error(`join: fold ${i} of ${folds} has no result`);

@@ -42,7 +42,10 @@ export async function startBacktestWorker(o: BacktestWorkerOptions): Promise<Bac
     prefix: o.prefix ?? "alphaloop",
     concurrency: Math.max(1, o.concurrency ?? 1),
     useWorkerThreads: true,
-    workerThreadsOptions: { execArgv: [], workerData: o.database },
+    workerThreadsOptions: {
+      execArgv: [],
+      workerData: { database: o.database, redisUrl: o.redisUrl, prefix: o.prefix ?? "alphaloop" },
+    },
     lockDuration: o.lockDurationMs ?? 30_000,
     stalledInterval: o.stalledIntervalMs ?? 30_000,
     maxStalledCount: 2,

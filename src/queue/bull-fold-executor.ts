@@ -7,9 +7,9 @@
  * every `probeMs` without news the flow is added again. Its ids are fixed (`run:iteration:step`),
  * so while the flow exists that adds nothing; after a Redis restart lost it, that re-creates it.
  * A fold that fails its last attempt fails the parent (`failParentOnFailure`) and the evaluation
- * throws, so the iteration job is retried as a whole. Done and failed jobs are removed: the
- * results live in Postgres once the iteration commits, and a redo with fixed ids must not find
- * a stale failure.
+ * throws, so the iteration job is retried as a whole. Done and failed jobs are removed (a redo
+ * with fixed ids must not find a stale failure); the folds' results wait under their own keys
+ * (see backtest-jobs.ts) until read, and expire soon after.
  */
 import type { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,16 +25,15 @@ import {
   type FoldJobData,
   type FoldJobResult,
   foldJobId,
+  foldResultKey,
   JOIN_JOB,
   type JoinJobData,
   joinJobId,
+  RESULT_LINGER_S,
 } from "./backtest-jobs.ts";
 
-/**
- * The events stream carries every completed job's return value (a fold's is a few hundred KB on
- * hourly bars): keep it short. Waiters read it live, never replay it.
- */
-export const BACKTEST_EVENTS_MAX_LEN = 500;
+/** Waiters read the events stream live and never replay it: a short one is plenty. */
+export const BACKTEST_EVENTS_MAX_LEN = 5000;
 
 export interface BullFoldOptions {
   readonly redisUrl: string;
@@ -103,9 +102,10 @@ export class BullFoldExecutors implements FoldExecutors {
     const onChildFailed = (args: { jobId: string; failedReason: string }) => {
       if (childIds.has(args.jobId)) childFailure ??= args.failedReason;
     };
+    const keys = [...childIds].map((id) => foldResultKey(this.prefix, id));
     this.events.on("failed", onChildFailed);
     try {
-      return await this.rounds(parentId, flow, r.folds.length, deadline, () => childFailure);
+      return await this.rounds(parentId, flow, keys, deadline, () => childFailure);
     } finally {
       this.events.off("failed", onChildFailed);
     }
@@ -114,7 +114,7 @@ export class BullFoldExecutors implements FoldExecutors {
   private async rounds(
     parentId: string,
     flow: FlowJob,
-    folds: number,
+    keys: readonly string[],
     deadline: number,
     childFailure: () => string | undefined,
   ): Promise<FoldRun> {
@@ -130,7 +130,14 @@ export class BullFoldExecutors implements FoldExecutors {
         w = { kind: "timeout" };
         await sleep(Math.min(1000, this.o.probeMs ?? 5000));
       }
-      if (w.kind === "completed") return decodeJoin(w.value, folds);
+      if (w.kind === "completed") {
+        const run = await this.readResults(keys).catch((err: unknown) => {
+          log().warn({ err, job: parentId }, "could not read fold results; retrying");
+          return undefined;
+        });
+        if (run) return run;
+        // Results gone (expired, or Redis lost them): the next round adds the flow again.
+      }
       if (w.kind === "failed") {
         const why = childFailure() ?? w.reason;
         throw new FoldJobsFailedError(`folds of ${parentId} failed: ${why}`);
@@ -211,6 +218,16 @@ export class BullFoldExecutors implements FoldExecutors {
     });
   }
 
+  /** Every fold's result, or undefined if one is gone; read ones expire shortly after. */
+  private async readResults(keys: readonly string[]): Promise<FoldRun | undefined> {
+    const raw = await this.producer.mget(...keys);
+    if (raw.some((x) => x === null)) return undefined;
+    const expire = this.producer.multi();
+    for (const k of keys) expire.expire(k, RESULT_LINGER_S);
+    await expire.exec();
+    return decodeResults(raw as string[]);
+  }
+
   /** After Redis lost its data the queue's settings (events stream length) are written again. */
   private async writeMeta(): Promise<void> {
     const client = await this.queue.client;
@@ -238,14 +255,10 @@ export function backtestsQueue(connection: Redis, prefix: string): Queue {
   return q;
 }
 
-function decodeJoin(value: unknown, folds: number): FoldRun {
-  if (!Array.isArray(value) || value.length !== folds) {
-    throw new FoldJobsFailedError(
-      `join returned ${Array.isArray(value) ? value.length : typeof value} for ${folds} folds`,
-    );
-  }
-  const results = value as FoldJobResult[];
-  for (const r of results) if (!r.ok) return { ok: false, error: r.error };
+function decodeResults(raw: readonly string[]): FoldRun {
+  const results = raw.map((text) => JSON.parse(text) as FoldJobResult).sort((a, b) => a.index - b.index);
+  const failed = results.find((r) => !r.ok);
+  if (failed && !failed.ok) return { ok: false, error: failed.error };
   return {
     ok: true,
     parts: results.map((r) => decodePart((r as Extract<FoldJobResult, { ok: true }>).part)),

@@ -23,7 +23,7 @@ import { type Candidate, evaluateCandidate } from "../../src/loop/evaluate.ts";
 import type { RunRecord } from "../../src/loop/run-repository.ts";
 import { createRun, frozenOf, StoreBarSource } from "../../src/loop/runner.ts";
 import { type BarRequest, RunWindows } from "../../src/loop/windows.ts";
-import { BACKTESTS_QUEUE, type FoldJobData } from "../../src/queue/backtest-jobs.ts";
+import { BACKTESTS_QUEUE, type FoldJobData, RESULT_LINGER_S } from "../../src/queue/backtest-jobs.ts";
 import { foldJobRunner } from "../../src/queue/backtest-processor.ts";
 import { type BacktestWorker, startBacktestWorker } from "../../src/queue/backtest-worker.ts";
 import { BullFoldExecutors, FoldJobsFailedError } from "../../src/queue/bull-fold-executor.ts";
@@ -144,8 +144,15 @@ describe("backtests queue", () => {
     expect(await folded()).toBe(before + 4);
     const redis = new Redis(REDIS_URL);
     try {
-      const counts = await redis.keys(`${prefix}:${BACKTESTS_QUEUE}:${run.id}:*`);
-      expect(counts).toEqual([]);
+      expect(await redis.keys(`${prefix}:${BACKTESTS_QUEUE}:${run.id}:*`)).toEqual([]);
+      // The folds' results were read; they expire shortly after instead of piling up in Redis.
+      const results = await redis.keys(`${prefix}:${BACKTESTS_QUEUE}:result:${run.id}:1:*`);
+      expect(results).toHaveLength(4);
+      for (const k of results) {
+        const ttl = await redis.ttl(k);
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(RESULT_LINGER_S);
+      }
     } finally {
       await redis.quit();
     }
