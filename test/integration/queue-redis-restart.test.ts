@@ -14,10 +14,15 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register as registerWorker } from "../../src/cli/worker-command.ts";
 import { loadRunConfig } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
-import { createRun } from "../../src/loop/runner.ts";
+import { evaluateCandidate } from "../../src/loop/evaluate.ts";
+import { createRun, frozenOf, StoreBarSource } from "../../src/loop/runner.ts";
+import { RunWindows } from "../../src/loop/windows.ts";
+import { startBacktestWorker } from "../../src/queue/backtest-worker.ts";
+import { BullFoldExecutors } from "../../src/queue/bull-fold-executor.ts";
 import { BullTransport } from "../../src/queue/bull-transport.ts";
 import { submitRun } from "../../src/queue/control.ts";
 import type { Db } from "../../src/store/db.ts";
@@ -246,4 +251,89 @@ loop: { driver: heuristic, seed: 13, stuck_after: 3 }
     expect(out[1]).not.toContain("warning:");
     expect(out[1]).toMatch(/worker \d+ ready: bullmq transport/);
   });
+
+  it("an evaluation waiting on its fold jobs when Redis dies adds them again and gets the in-process result", async () => {
+    const at = await freePort();
+    const url = `redis://127.0.0.1:${at}`;
+    let server = await startRedis(at);
+    const runs = new PgRunRepository(db);
+    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+      {
+        source: "test",
+        text: `
+dataset: { symbol: REDISUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 4, warmup_bars: 200 }
+`,
+      },
+    ]);
+    const run = await createRun(runs, { brief: "folds across a restart", config, driver: "heuristic" });
+    const frozen = frozenOf(run);
+    const searchBars = await new RunWindows(new StoreBarSource(db), frozen.config).search();
+    // Long enough per fold (a busy loop in the sandbox) that Redis can die while folds are pending.
+    const slow = {
+      code: `import { defineStrategy } from "alphaloop/strategy";
+export default defineStrategy({
+  name: "slow-cross",
+  family: "trend",
+  description: "An EMA cross that first spins for a while.",
+  params: {},
+  signals(bars, _p, ta) {
+    let spin = 0;
+    for (let i = 0; i < 3e7; i++) spin += i % 7;
+    if (spin < 0) throw new Error("unreachable");
+    const fast = ta.ema(bars.close, 10);
+    const slow = ta.ema(bars.close, 40);
+    return { enterLong: ta.crossover(fast, slow), exitLong: ta.crossunder(fast, slow) };
+  },
+});
+`,
+      configYaml: "strategy: slow-cross\ntimeframe: 1h\n",
+    };
+    const ctx = { run: frozen, searchBars, sandbox: new Sandbox(), lookaheadCuts: 0 };
+    const local = await evaluateCandidate(slow, ctx);
+    expect(local.status, local.error?.message).toBe("evaluated");
+
+    const prefix = "restart";
+    const backtests = await startBacktestWorker({
+      redisUrl: url,
+      prefix,
+      concurrency: 1,
+      database: { databaseUrl: TEST_PG_URL, schema },
+    });
+    const executors = await new BullFoldExecutors({ redisUrl: url, prefix, probeMs: 500 }).ready();
+    const watcher = new Redis(url, { maxRetriesPerRequest: null });
+    watcher.on("error", () => undefined);
+    try {
+      let settled = false;
+      const queued = evaluateCandidate(slow, { ...ctx, folds: executors.forIteration(run.id, 1) }).finally(
+        () => {
+          settled = true;
+        },
+      );
+      await waitFor(
+        async () => (await watcher.keys(`${prefix}:backtests:${run.id}:1:join-*`)).length > 0,
+        20_000,
+        "the flow",
+      );
+      server.kill("SIGKILL");
+      await exited(server);
+      expect(settled).toBe(false);
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await startRedis(at);
+      const ev = await queued;
+      expect(ev.status).toBe("evaluated");
+      expect(ev.folds).toEqual(local.folds);
+      expect(ev.aggregate).toEqual(local.aggregate);
+      expect(Array.from(ev.returns ?? [])).toEqual(Array.from(local.returns ?? []));
+    } finally {
+      watcher.disconnect();
+      await executors.close();
+      await backtests.close(5000);
+      ctx.sandbox.dispose();
+      server.kill("SIGKILL");
+    }
+  }, 120_000);
 });
