@@ -80,7 +80,12 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
     return h;
   };
 
-  const barsAt = (state: RunState, timeframe: string): Promise<Bars> => {
+  const barsAt = (
+    runId: string,
+    stateP: Promise<RunState>,
+    state: RunState,
+    timeframe: string,
+  ): Promise<Bars> => {
     let b = state.byTimeframe.get(timeframe);
     if (!b) {
       const base = state.frozen.config.dataset.timeframe;
@@ -88,20 +93,25 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
         .search()
         .then((bars) => (timeframe === base ? bars : resampleBars(bars, base, timeframe).bars));
       state.byTimeframe.set(timeframe, b);
-      b.catch(() => state.byTimeframe.delete(timeframe));
+      // RunWindows keeps its first load, failed or not: a failure drops the run's state entirely,
+      // so the job's retry loads again.
+      b.catch(() => {
+        if (states.get(runId) === stateP) states.delete(runId);
+      });
     }
     return b;
   };
 
   return async (data) => {
     const index = data.fold.index;
-    const state = await stateOf(data.runId);
+    const stateP = stateOf(data.runId);
+    const state = await stateP;
     if (state.frozen.hash !== data.configHash) {
       throw new UnrecoverableError(
         `fold job for run ${data.runId} carries config ${data.configHash.slice(0, 12)}, the run has ${state.frozen.hash.slice(0, 12)}`,
       );
     }
-    const bars = await barsAt(state, data.timeframe);
+    const bars = await barsAt(data.runId, stateP, state, data.timeframe);
     const loaded = await handleFor(data);
     if (!loaded.ok) return { index, ok: false, error: loaded.error };
     const handle = loaded.handle;

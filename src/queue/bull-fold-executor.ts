@@ -78,6 +78,9 @@ export class BullFoldExecutors implements FoldExecutors {
     this.flows.on("error", (err) => log().warn({ err }, "backtests flow producer error"));
     this.events = new QueueEvents(BACKTESTS_QUEUE, { connection: this.eventsConn, prefix: this.prefix });
     this.events.on("error", (err) => log().warn({ err }, "backtests queue events error"));
+    // Every evaluation in flight listens here (its parent's end, its children's failures): a busy
+    // worker has far more than EventEmitter's default of 10 listeners, and that is no leak.
+    this.events.setMaxListeners(0);
   }
 
   /** Resolves once completion events are being read (a flow added before could be missed). */

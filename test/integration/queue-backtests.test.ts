@@ -248,4 +248,27 @@ describe("backtests queue", () => {
       /carries config 000000000000/,
     );
   });
+
+  it("a fold job whose bars failed to load loads them again on its retry", async () => {
+    const runs = new PgRunRepository(db);
+    const later = await createRun(runs, {
+      brief: "bars later",
+      config: runConfig("LATERUSD"),
+      driver: "heuristic",
+    });
+    const runner = foldJobRunner({ runs, bars: new StoreBarSource(db), sandbox });
+    const job: FoldJobData = {
+      runId: later.id,
+      iteration: 1,
+      configHash: frozenOf(later).hash,
+      code: EMA.code,
+      configYaml: EMA.configYaml,
+      timeframe: "4h",
+      fold: { index: 0, warmupStart: 0, start: 50, end: 400 },
+    };
+    await expect(runner(job)).rejects.toThrow(/no bars stored for LATERUSD 1h/);
+    await storeTrendBars(db, "LATERUSD", 32);
+    const r = await runner(job);
+    expect(r).toMatchObject({ index: 0, ok: true });
+  });
 });
