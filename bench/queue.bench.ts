@@ -40,6 +40,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNS = 4;
 const ITERATIONS = 8;
 const SYMBOL = "QBENCHUSD";
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
 const NOOP = {
   code: `import { defineStrategy } from "alphaloop/strategy";
@@ -143,6 +144,18 @@ async function stopWorker(w: WorkerProc): Promise<void> {
   await exited;
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function foldCount(workers: readonly WorkerProc[]): Promise<number> {
   let n = 0;
   for (const w of workers) {
@@ -154,6 +167,8 @@ async function foldCount(workers: readonly WorkerProc[]): Promise<number> {
 
 interface Phase {
   readonly seconds: number;
+  /** CPU seconds the worker processes spent (all their threads) during the timed part. */
+  readonly cpu: number;
   readonly backtests: number;
   readonly folds: number;
 }
@@ -178,6 +193,7 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
         (await createRun(runs, { brief: `bench ${k}`, config: runConfig(k + 1), driver: "heuristic" })).id,
       );
     }
+    const cpu0 = workers.reduce((a, w) => a + cpuSeconds(w.child.pid), 0);
     const t0 = performance.now();
     for (const id of ids) await submitRun(runs, producer, id);
     await until(
@@ -189,12 +205,14 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
       "the runs to finish",
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = workers.reduce((a, w) => a + cpuSeconds(w.child.pid), 0) - cpu0;
     const { rows } = await db.query<{ n: number }>(
       "SELECT coalesce(sum(backtests), 0)::int AS n FROM iterations WHERE run_id = ANY($1)",
       [ids],
     );
     return {
       seconds,
+      cpu,
       backtests: rows[0]?.n ?? 0,
       folds: (await foldCount(workers)) - folds0,
     } satisfies Phase;
@@ -282,6 +300,13 @@ export default async function queueBench(): Promise<void> {
     );
     console.log(
       `2 workers vs 1: ${ratio(one.seconds / one.backtests, two.seconds / two.backtests)} backtests/s (goal ≥ 1.80x)`,
+    );
+    // On a shared machine wall time mostly measures the neighbours; CPU per backtest says whether
+    // a second worker adds work of its own (queue overhead) or only adds capacity.
+    const cpuPer = (p: Phase) => ((p.cpu / p.backtests) * 1000).toFixed(0);
+    console.log(
+      `worker CPU per backtest (all threads): 1 worker ${cpuPer(one)} ms, 2 workers ${cpuPer(two)} ms; ` +
+        `CPU busy: 1 worker ${(one.cpu / one.seconds).toFixed(2)} cores, 2 workers ${(two.cpu / two.seconds).toFixed(2)} cores`,
     );
 
     // Overhead per job: the same near-free evaluation with its folds through the queue and in-process.
