@@ -98,7 +98,8 @@ export class BullFoldExecutors implements FoldExecutors {
     const key = candidateKey(r.codeHash, r.configHash);
     const parentId = joinJobId(runId, iteration, key);
     const flow = this.flowOf(runId, iteration, key, r);
-    const deadline = Date.now() + (this.o.timeoutMs ?? 600_000);
+    const timeoutMs = this.o.timeoutMs ?? 600_000;
+    const deadline = Date.now() + timeoutMs;
     // The parent's failure only names the child; the child's own reason is heard here.
     const childIds = new Set(r.folds.map((f) => foldJobId(runId, iteration, key, f.index)));
     let childFailure: string | undefined;
@@ -108,7 +109,7 @@ export class BullFoldExecutors implements FoldExecutors {
     const keys = [...childIds].map((id) => foldResultKey(this.prefix, id));
     this.events.on("failed", onChildFailed);
     try {
-      return await this.rounds(parentId, flow, keys, deadline, () => childFailure);
+      return await this.rounds(parentId, flow, keys, deadline, () => childFailure, timeoutMs);
     } finally {
       this.events.off("failed", onChildFailed);
     }
@@ -120,6 +121,7 @@ export class BullFoldExecutors implements FoldExecutors {
     keys: readonly string[],
     deadline: number,
     childFailure: () => string | undefined,
+    timeoutMs: number,
   ): Promise<FoldRun> {
     for (let round = 0; ; round++) {
       if (this.closed) throw new FoldJobsFailedError(`closing: folds of ${parentId} not awaited`);
@@ -146,7 +148,7 @@ export class BullFoldExecutors implements FoldExecutors {
         throw new FoldJobsFailedError(`folds of ${parentId} failed: ${why}`);
       }
       if (Date.now() > deadline) {
-        throw new FoldJobsFailedError(`folds of ${parentId} did not finish within ${this.o.timeoutMs} ms`);
+        throw new FoldJobsFailedError(`folds of ${parentId} did not finish within ${timeoutMs} ms`);
       }
     }
   }
@@ -182,8 +184,9 @@ export class BullFoldExecutors implements FoldExecutors {
   }
 
   /**
-   * Listens for the parent's end, then adds the flow and looks at the parent once: a flow that
-   * finished before (a redo) is read from Redis, one that is gone is `missing`.
+   * Listens for the parent's end, adds the flow if its parent is missing, and looks at the parent
+   * once: one that finished is read from Redis, one still missing (done and removed meanwhile, or
+   * Redis lost it) is `missing`, and the next round looks again.
    */
   private waitFor(id: string, add: () => Promise<void>): Promise<Wait> {
     const probeMs = this.o.probeMs ?? 5000;
@@ -206,8 +209,13 @@ export class BullFoldExecutors implements FoldExecutors {
       events.on(`failed:${id}`, onFailed);
       timer = setTimeout(() => finish({ kind: "timeout" }), probeMs);
       (async () => {
-        await add();
-        const job = await Job.fromId(this.queue, id);
+        // Added only when its parent is not there: adding it over a flow in progress would
+        // re-create (and rerun) the children that already finished and were removed.
+        let job = await Job.fromId(this.queue, id);
+        if (!job) {
+          await add();
+          job = await Job.fromId(this.queue, id);
+        }
         if (!job) return finish({ kind: "missing" });
         const state = await job.getState();
         if (state === "completed") finish({ kind: "completed", value: job.returnvalue });

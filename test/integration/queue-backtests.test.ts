@@ -173,6 +173,32 @@ describe("backtests queue", () => {
     expect(await folded()).toBe(before + 4);
   });
 
+  it("waiting past its probe interval on slow folds re-runs none of them", async () => {
+    const spinning: Candidate = {
+      code: EMA.code.replace(
+        "signals(bars, p, ta) {",
+        'signals(bars, p, ta) {\n    let spin = 0;\n    for (let i = 0; i < 3e7; i++) spin += i % 7;\n    if (spin < 0) throw new Error("unreachable");',
+      ),
+      configYaml: EMA.configYaml,
+    };
+    expect(spinning.code).toContain("spin +=");
+    const impatient = await new BullFoldExecutors({ redisUrl: REDIS_URL, prefix, probeMs: 50 }).ready();
+    try {
+      const before = await folded();
+      const ev = await evaluateCandidate(spinning, {
+        run: frozen,
+        searchBars,
+        sandbox,
+        lookaheadCuts: 0,
+        folds: impatient.forIteration(run.id, 4),
+      });
+      expect(ev.status).toBe("evaluated");
+      expect(await folded()).toBe(before + 4);
+    } finally {
+      await impatient.close();
+    }
+  });
+
   it("a candidate failing in a fold is a crash with the sandbox's error, as in-process", async () => {
     const local = await evaluateCandidate(PICKY, { run: frozen, searchBars, sandbox, lookaheadCuts: 0 });
     const queued = await evaluateCandidate(PICKY, {
