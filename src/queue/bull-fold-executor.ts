@@ -125,6 +125,10 @@ export class BullFoldExecutors implements FoldExecutors {
   ): Promise<FoldRun> {
     for (let round = 0; ; round++) {
       if (this.closed) throw new FoldJobsFailedError(`closing: folds of ${parentId} not awaited`);
+      // The same flow done a moment ago (a redone iteration, a second waiter): its results are
+      // still there, and nothing needs to run again.
+      const done = await this.readResults(keys).catch(() => undefined);
+      if (done) return done;
       let w: Wait;
       try {
         if (round > 0) await this.writeMeta();

@@ -158,7 +158,7 @@ describe("backtests queue", () => {
     }
   });
 
-  it("the same candidate sent twice for one iteration runs each fold once", async () => {
+  it("the same candidate sent twice for one iteration, at once or again later, runs each fold once", async () => {
     const before = await folded();
     const ctx = {
       run: frozen,
@@ -170,6 +170,10 @@ describe("backtests queue", () => {
     const [a, b] = await Promise.all([evaluateCandidate(EMA, ctx), evaluateCandidate(EMA, ctx)]);
     expect(a.aggregate).toEqual(b.aggregate);
     expect(a.folds).toEqual(b.folds);
+    expect(await folded()).toBe(before + 4);
+    // A redone iteration soon after: the results are read back, no fold runs again.
+    const c = await evaluateCandidate(EMA, ctx);
+    expect(c.aggregate).toEqual(a.aggregate);
     expect(await folded()).toBe(before + 4);
   });
 
