@@ -8,6 +8,12 @@
  * started with `--no-node-snapshot` (a process-wide flag the threads inherit, and one a worker's
  * execArgv may not repeat: BullMQ would pass the process's execArgv on and Node refuses it, so the
  * threads get an empty execArgv), and the processor entry registers tsx itself.
+ *
+ * The trade-off against child processes: a thread shares the process, so a native crash inside
+ * isolated-vm would end the whole worker (its jobs are then redone elsewhere once their locks
+ * lapse, like a killed worker's), where a child process would lose only itself. Threads start
+ * faster and need no second Node process per fold slot; the isolate's own memory and time limits
+ * stay in force either way.
  */
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
