@@ -19,6 +19,7 @@ import type { Signals } from "../domain/signals.ts";
 import type { StrategyConfig } from "../domain/strategy-config.ts";
 import { timeframeMs } from "../domain/timeframe.ts";
 import { resampleBars } from "../market/resample.ts";
+import { type FoldExecutor, partAsSimulation } from "./fold-executor.ts";
 import { type Fold, planFolds } from "./folds.ts";
 
 export interface Candidate {
@@ -85,6 +86,8 @@ export interface EvaluateContext {
   readonly lookaheadCuts?: number;
   /** Resampled search bars by timeframe, shared across candidates of a run. */
   readonly resampled?: Map<string, Bars>;
+  /** Runs the folds elsewhere (the `backtests` queue); unset: right here, one after another. */
+  readonly folds?: FoldExecutor;
 }
 
 /** Normalised text hash: whitespace runs and line endings don't make a "new" candidate. */
@@ -247,8 +250,25 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
     const tb = performance.now();
     const parts: SimulationResult[] = [];
     const foldOutcomes: FoldOutcome[] = [];
+    const delegated = ctx.folds
+      ? await ctx.folds.evaluate({
+          candidate,
+          run: ctx.run,
+          timeframe: config.timeframe,
+          folds,
+          bars,
+          codeHash: base.codeHash,
+          configHash: base.configHash,
+        })
+      : undefined;
+    if (delegated?.ok === false) return done({ status: "crash", error: delegated.error, strategy, config });
+    for (const p of delegated?.ok ? delegated.parts : []) {
+      const f = folds[p.outcome.index] as Fold;
+      parts.push(partAsSimulation(p, bars.time.subarray(f.start, f.end)));
+      foldOutcomes.push(p.outcome);
+    }
     try {
-      for (const f of folds) {
+      for (const f of delegated ? [] : folds) {
         const slice = sliceBars(bars, f.warmupStart, f.end);
         const signals = await signalsOf(handle, slice, params);
         const sim = simulate(slice, signals, { ...simOptions, startIndex: f.start - f.warmupStart });

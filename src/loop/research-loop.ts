@@ -26,6 +26,7 @@ import { log } from "../log/logger.ts";
 import type { CandidateOutcome, Driver, DriverContext, ProposedCandidate } from "./driver.ts";
 import { driverView } from "./driver.ts";
 import { type Evaluation, evaluateCandidate } from "./evaluate.ts";
+import type { FoldExecutors } from "./fold-executor.ts";
 import { evaluateHoldout } from "./holdout.ts";
 import { type Judgement, judge } from "./judge.ts";
 import type { TrialLedger } from "./ledger.ts";
@@ -39,6 +40,8 @@ export interface LoopDeps {
   readonly windows: RunWindows;
   readonly sandbox: Sandbox;
   readonly driver: Driver;
+  /** Where folds run (the `backtests` queue); unset: inside the evaluation. */
+  readonly folds?: FoldExecutors;
   /** Called after each committed iteration (the terminal front end prints a row). */
   readonly onIteration?: (it: CompletedIteration) => void;
   readonly now?: () => number;
@@ -357,7 +360,14 @@ export class ResearchLoop {
     const trialIds: number[] = [];
 
     const evaluate = async (c: ProposedCandidate): Promise<CandidateOutcome> => {
-      const ev = await evaluateCandidate(c, { run: this.frozen, searchBars, sandbox, resampled });
+      const folds = this.deps.folds?.forIteration(this.runId, n);
+      const ev = await evaluateCandidate(c, {
+        run: this.frozen,
+        searchBars,
+        sandbox,
+        resampled,
+        ...(folds ? { folds } : {}),
+      });
       timings.compileMs += ev.timings.compileMs;
       timings.backtestMs += ev.timings.backtestMs + ev.timings.lookaheadMs;
       const tg = performance.now();

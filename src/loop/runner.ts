@@ -11,6 +11,7 @@ import type { Db } from "../store/db.ts";
 import { PgRunRepository } from "../store/run-repository.ts";
 import { PgTrialLedger } from "../store/trial-ledger.ts";
 import type { Driver } from "./driver.ts";
+import type { FoldExecutors } from "./fold-executor.ts";
 import { type LoopDeps, ResearchLoop } from "./research-loop.ts";
 import type { RunRecord, RunRepository } from "./run-repository.ts";
 import { type BarRequest, type BarSource, RunWindows } from "./windows.ts";
@@ -69,6 +70,7 @@ export interface LoopFactoryOptions {
   readonly driver: Driver;
   readonly sandbox?: Sandbox;
   readonly bars?: BarSource;
+  readonly folds?: FoldExecutors;
   readonly onIteration?: LoopDeps["onIteration"];
 }
 
@@ -81,6 +83,7 @@ export function buildLoop(run: RunRecord, o: LoopFactoryOptions): ResearchLoop {
       windows: new RunWindows(o.bars ?? new StoreBarSource(o.db), frozen.config),
       sandbox: o.sandbox ?? defaultSandbox(),
       driver: o.driver,
+      ...(o.folds ? { folds: o.folds } : {}),
       ...(o.onIteration ? { onIteration: o.onIteration } : {}),
     },
     frozen,

@@ -8,6 +8,7 @@ import type { Sandbox } from "../backtest/sandbox/index.ts";
 import { eventId } from "../domain/run.ts";
 import { log } from "../log/logger.ts";
 import type { Driver } from "../loop/driver.ts";
+import type { FoldExecutors } from "../loop/fold-executor.ts";
 import type { CompletedIteration } from "../loop/research-loop.ts";
 import type { RunRecord } from "../loop/run-repository.ts";
 import { buildLoop } from "../loop/runner.ts";
@@ -23,6 +24,8 @@ export interface IterationHandlerDeps {
   readonly driverFor: (run: RunRecord) => Promise<Driver>;
   readonly sandbox?: Sandbox;
   readonly bars?: BarSource;
+  /** Where folds run (the `backtests` queue); unset: inside the iteration. */
+  readonly folds?: FoldExecutors;
   readonly metrics?: WorkerMetrics;
   readonly onIteration?: (runId: string, it: CompletedIteration) => void;
 }
@@ -44,6 +47,7 @@ export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
       driver: await deps.driverFor(run),
       ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
       ...(deps.bars ? { bars: deps.bars } : {}),
+      ...(deps.folds ? { folds: deps.folds } : {}),
       onIteration: (it) => {
         committed.push(it);
         deps.onIteration?.(job.runId, it);

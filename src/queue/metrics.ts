@@ -6,6 +6,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   readonly iterations: Counter<"status">;
   readonly backtests: Counter;
+  readonly foldJobs: Counter;
   readonly gatePasses: Counter;
   readonly modelLatency: Histogram;
   readonly parseRepairs: Counter;
@@ -21,6 +22,11 @@ export class WorkerMetrics {
     this.backtests = new Counter({
       name: "alphaloop_backtests_total",
       help: "Candidate backtests run by this process (rate() gives backtests/s)",
+      registers,
+    });
+    this.foldJobs = new Counter({
+      name: "alphaloop_fold_backtests_total",
+      help: "Fold backtests (one walk-forward fold of one candidate) this process ran from the backtests queue",
       registers,
     });
     this.gatePasses = new Counter({

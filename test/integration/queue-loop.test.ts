@@ -17,6 +17,7 @@ import { loadLibrary } from "../../src/loop/library.ts";
 import type { RunRecord } from "../../src/loop/run-repository.ts";
 import { createRun } from "../../src/loop/runner.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
+import { BullFoldExecutors } from "../../src/queue/bull-fold-executor.ts";
 import { BullTransport } from "../../src/queue/bull-transport.ts";
 import { controlRun, resumeRun, submitRun } from "../../src/queue/control.ts";
 import { InProcessTransport } from "../../src/queue/in-process-transport.ts";
@@ -24,7 +25,7 @@ import type { ResearchTransport } from "../../src/queue/transport.ts";
 import { startWorker } from "../../src/queue/worker.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
-import { backends, dropSchema, testSchema } from "../support/databases.ts";
+import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
 import { storeBars } from "../support/store-bars.ts";
 
 const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379";
@@ -52,6 +53,8 @@ loop: { driver: heuristic, seed: 5, stuck_after: 3 }
 interface TransportCase {
   name: string;
   make: (concurrency: number) => ResearchTransport;
+  /** Folds on the backtests queue, taken by this worker's threads (schema: the test's). */
+  folds?: boolean;
   /** How another part of the system reaches the worker: the same object in-process, a new client over Redis. */
   peer: (worker: ResearchTransport) => ResearchTransport;
 }
@@ -65,6 +68,12 @@ const transports: TransportCase[] = [
     name: "bullmq",
     make: (concurrency) => new BullTransport({ redisUrl: REDIS_URL, prefix, concurrency, backoffMs: 50 }),
     peer: () => new BullTransport({ redisUrl: REDIS_URL, prefix }),
+  },
+  {
+    name: "bullmq with folds on the backtests queue",
+    make: (concurrency) => new BullTransport({ redisUrl: REDIS_URL, prefix, concurrency, backoffMs: 50 }),
+    peer: () => new BullTransport({ redisUrl: REDIS_URL, prefix }),
+    folds: true,
   },
 ];
 
@@ -156,10 +165,26 @@ describe("research queue", () => {
     expect(out).toMatch(/worker \d+ ready: in-process transport, concurrency 2/);
   }, 60_000);
 
-  describe.each(transports)("on the $name transport", ({ make, peer }) => {
+  describe.each(transports)("on the $name transport", ({ make, peer, folds }) => {
     async function worker(driverFor: (run: RunRecord) => Promise<Driver>, concurrency = 1) {
       const transport = make(concurrency);
-      const w = await startWorker({ db, transport, driverFor, sandbox });
+      const w = await startWorker({
+        db,
+        transport,
+        driverFor,
+        sandbox,
+        ...(folds
+          ? {
+              folds: await new BullFoldExecutors({ redisUrl: REDIS_URL, prefix, backoffMs: 50 }).ready(),
+              backtests: {
+                redisUrl: REDIS_URL,
+                prefix,
+                concurrency: 2,
+                database: { databaseUrl: TEST_PG_URL, schema },
+              },
+            }
+          : {}),
+      });
       return { transport, w };
     }
 
@@ -197,6 +222,8 @@ describe("research queue", () => {
         );
         expect(total).toBe(7);
         expect(text).toMatch(/^alphaloop_backtests_total 7$/m);
+        // Three folds per backtest, counted by the worker that ran them (this one) when queued.
+        expect(text).toMatch(new RegExp(`^alphaloop_fold_backtests_total ${folds ? 21 : 0}$`, "m"));
         expect(text).toMatch(/^alphaloop_queue_depth 0$/m);
         expect(text).toMatch(/^alphaloop_model_latency_seconds_count 7$/m);
       } finally {
