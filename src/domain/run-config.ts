@@ -86,6 +86,10 @@ export const RunConfigSchema = z
       stuck_after: z.number().int().min(2).default(8),
       /** When the model endpoint is down: probe it every N seconds and resume by itself (0 = wait for a person). */
       auto_resume_seconds: z.number().int().min(0).default(0),
+      /** Sub-searches sharing the run's ledger; iteration n belongs to island (n − 1) mod islands. */
+      islands: z.number().int().min(1, "at least 1 island").max(16, "at most 16 islands").default(1),
+      /** Every this many iterations each island is shown the other islands' best. */
+      migrate_every: z.number().int().min(1, "migrate every 1 or more iterations").default(10),
     }),
   })
   .superRefine((c, ctx) => {

@@ -27,6 +27,7 @@ import type { CandidateOutcome, Driver, DriverContext, ProposedCandidate } from 
 import { driverView } from "./driver.ts";
 import { type Evaluation, evaluateCandidate } from "./evaluate.ts";
 import { evaluateHoldout } from "./holdout.ts";
+import { islandHistory, islandOf, islandSeed, islandSettings, migrantsFor } from "./islands.ts";
 import { type Judgement, judge } from "./judge.ts";
 import type { TrialLedger } from "./ledger.ts";
 import type { RunRecord, RunRepository } from "./run-repository.ts";
@@ -46,6 +47,8 @@ export interface LoopDeps {
 
 export interface CompletedIteration {
   readonly n: number;
+  /** The island the iteration belongs to (0 in a run without islands). */
+  readonly island: number;
   readonly status: IterationStatus;
   readonly name: string | null;
   readonly family: string | null;
@@ -348,6 +351,12 @@ export class ResearchLoop {
     const config = this.frozen.config;
     const n = (await runs.lastIteration(this.runId)) + 1;
     const history = await runs.history(this.runId);
+    // Islands take turns; each sees only its own iterations, plus the others' best as migrants.
+    const islands = islandSettings(config.loop);
+    const island = islandOf(n, islands.islands);
+    const own = islandHistory(history, island, islands.islands);
+    const migrants = migrantsFor(history, n, islands);
+    const islandFields = islands.islands > 1 ? { island } : {};
     // The snapshot of nudges this iteration uses; one arriving later waits for the next iteration.
     const nudges = await runs.pendingNudges(this.runId);
     const searchBars = await windows.search();
@@ -390,8 +399,11 @@ export class ResearchLoop {
       iteration: n,
       brief: run.brief,
       config: driverView(config),
-      seed: config.loop.seed,
-      history,
+      seed: islandSeed(config.loop.seed, island),
+      history: own,
+      island,
+      islands: islands.islands,
+      migrants,
       nudges,
       signal,
       evaluate,
@@ -446,7 +458,7 @@ export class ResearchLoop {
     if (
       decision?.decision === "fix" &&
       crashed &&
-      failedFixesInARow(history) + 1 >= config.loop.max_fix_attempts
+      failedFixesInARow(own) + 1 >= config.loop.max_fix_attempts
     ) {
       forced = `${config.loop.max_fix_attempts} failed fixes in a row: abandoning this idea`;
       decision = { ...decision, decision: "abandon" };
@@ -455,7 +467,7 @@ export class ResearchLoop {
     if (
       outcome &&
       isDup(outcome.reasons) &&
-      isDup(history.at(-1)?.reasons ?? []) &&
+      isDup(own.at(-1)?.reasons ?? []) &&
       decision?.decision !== "new_approach"
     ) {
       forced = "repeated near-duplicates: forcing a new approach";
@@ -494,6 +506,12 @@ export class ResearchLoop {
       type: "iteration.completed",
       payload: {
         n,
+        ...islandFields,
+        ...(migrants.length > 0
+          ? {
+              migrants: migrants.map((m) => ({ island: m.island, n: m.iteration.n, name: m.iteration.name })),
+            }
+          : {}),
         name,
         family,
         status,
@@ -524,6 +542,7 @@ export class ResearchLoop {
         type: "gate.passed",
         payload: {
           n,
+          ...islandFields,
           name,
           family,
           metrics,
@@ -589,6 +608,7 @@ export class ResearchLoop {
     );
     const done: CompletedIteration = {
       n,
+      island,
       status,
       name,
       family,

@@ -13,7 +13,9 @@
  *                            `maxTunes` passes in a row, new_approach, for diversity);
  *  - other gates (DSR, folds) → tune: a small perturbation.
  *
- * A strategy gets at most `maxTunes` tune steps in a row before the driver moves on.
+ * A strategy gets at most `maxTunes` tune steps in a row before the driver moves on. On an island
+ * (src/loop/islands.ts), moving on first looks at the migrants: another island's best that beats
+ * everything this island found is adopted once, perturbed, and tuned from.
  *
  * Everything is a pure function of the run's history and seed: `decide` plans the next step on the
  * history plus the outcome in hand; `propose` re-plans the same step from the stored history and
@@ -26,6 +28,7 @@ import type { RiskConfig, SizingConfig } from "../../domain/strategy-config.ts";
 import { timeframeMs } from "../../domain/timeframe.ts";
 import { createRandom } from "../../market/prng.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
+import { betterMigrant, type Migrant, migrantTag } from "../islands.ts";
 import type { Library, LibraryEntry } from "../library.ts";
 import {
   clampParam,
@@ -64,6 +67,8 @@ interface Env {
   readonly base: string;
   readonly maxTunes: number;
   readonly sharpeMin: number;
+  /** Other islands' best, as of the last migration. */
+  readonly migrants: readonly Migrant[];
 }
 
 const SHORTEN = 0.6;
@@ -220,7 +225,40 @@ function start(env: Env, why: string, decision: DecisionKind, rationale: string)
   };
 }
 
-/** The next library strategy not tried yet, preferring another family; else revisit the best one. */
+/**
+ * Another island's best, when it beats everything this island found and was not adopted yet: a
+ * small perturbation of it, to tune from there.
+ */
+function adoptMigrant(
+  h: readonly IterationSummary[],
+  env: Env,
+  decision: "new_approach" | "abandon",
+  rationale: string,
+  why: string,
+): HeuristicStep | undefined {
+  const m = betterMigrant(h, env.migrants);
+  if (!m) return undefined;
+  const tag = migrantTag(m);
+  if (h.some((s) => s.hypothesis?.includes(tag))) return undefined;
+  const entry = findEntry(env.library, m.iteration.name);
+  const g = genomeFromYaml(env.library, m.iteration.configYaml);
+  if (!entry || !g) return undefined;
+  const tried = triedConfigs([...h, m.iteration]);
+  const genome = perturb(entry, g, env, `migrant:${h.length}`, tried);
+  const changes = describeParamChanges(g.params, genome.params) || "same params";
+  return {
+    decision,
+    rationale: `${rationale} ${tag} beats this island's best: tune from it.`,
+    entry,
+    genome,
+    hypothesis: `${entry.name} tuned from ${tag} (${changes})${why}`,
+  };
+}
+
+/**
+ * A better migrant first; else the next library strategy not tried yet, preferring another
+ * family; else revisit the best one.
+ */
 function moveOn(
   h: readonly IterationSummary[],
   env: Env,
@@ -233,6 +271,8 @@ function moveOn(
   const other = untried.find((e) => e.family !== last?.family);
   const next = (decision === "new_approach" ? other : undefined) ?? untried[0];
   const why = last ? ` after #${last.n} (${last.name ?? "?"}: ${firstReason(last)})` : "";
+  const adopted = adoptMigrant(h, env, decision, rationale, why);
+  if (adopted) return adopted;
   if (next) {
     return {
       decision,
@@ -519,6 +559,7 @@ export class HeuristicDriver implements Driver {
       base: ctx.config.dataset.timeframe,
       maxTunes: this.maxTunes,
       sharpeMin: ctx.config.gates.sharpe_min,
+      migrants: ctx.migrants ?? [],
     };
   }
 
