@@ -24,8 +24,7 @@ import {
   summarise,
 } from "./compare-report.ts";
 import { alignDaily } from "./daily-series.ts";
-import type { Driver, DriverContext, Proposal } from "./driver.ts";
-import { normalisedHash } from "./evaluate.ts";
+import type { Driver } from "./driver.ts";
 import type {
   DailySeries,
   HoldoutRecord,
@@ -125,72 +124,6 @@ export class ScopedLedger implements TrialLedger {
 
   holdoutPeeks(dataset: string, holdoutHash: string): Promise<number> {
     return this.inner.holdoutPeeks(dataset, holdoutHash);
-  }
-}
-
-export const HARNESS_ERROR = "harness error";
-
-/**
- * Runs the driver's candidate through the loop's own evaluation inside the proposal, so that an
- * evaluation that throws (a harness bug, e.g. the simulator rejecting a config the config parser
- * accepted) becomes a crashed backtest in the ledger instead of killing the whole comparison. It
- * is recorded and reported as "harness error: …"; the loop reuses a successful outcome unchanged.
- */
-export class GuardedDriver implements Driver {
-  constructor(
-    private readonly inner: Driver,
-    private readonly ledger: TrialLedger,
-    private readonly run: { readonly dataset: string; readonly windowHash: string },
-  ) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  async propose(ctx: DriverContext): Promise<Proposal> {
-    const proposal = await this.inner.propose(ctx);
-    const candidate = proposal.candidate;
-    if (!candidate || proposal.outcome) return proposal;
-    try {
-      return { ...proposal, outcome: await ctx.evaluate(candidate) };
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      const reason = `${HARNESS_ERROR}: ${(err as Error).message.split("\n")[0]}`;
-      const trialId = await this.ledger.record({
-        dataset: this.run.dataset,
-        windowHash: this.run.windowHash,
-        runId: ctx.runId,
-        iteration: ctx.iteration,
-        driver: this.inner.name,
-        ...(candidate.name ? { strategyName: candidate.name } : {}),
-        ...(candidate.family ? { family: candidate.family } : {}),
-        codeHash: normalisedHash(candidate.code),
-        configHash: normalisedHash(candidate.configYaml),
-        status: "crashed",
-        independent: false,
-        reasons: [reason],
-        idempotencyKey: `${ctx.runId}:${ctx.iteration}:harness-error`,
-      });
-      return {
-        ...proposal,
-        outcome: {
-          status: "crashed",
-          reasons: [reason],
-          gates: [],
-          distance: 1,
-          error: { kind: "config", message: reason },
-          ...(candidate.name ? { strategyName: candidate.name } : {}),
-          ...(candidate.family ? { family: candidate.family } : {}),
-          trialId,
-        },
-        trialIds: [...(proposal.trialIds ?? []), trialId],
-        backtests: (proposal.backtests ?? 0) + 1,
-      };
-    }
-  }
-
-  decide(...args: Parameters<Driver["decide"]>): ReturnType<Driver["decide"]> {
-    return this.inner.decide(...args);
   }
 }
 
@@ -370,7 +303,6 @@ export function runFigures(
     families: [...new Set(iterations.flatMap((i) => (i.family ? [i.family] : [])))].sort(),
     final: finalCandidate,
     crashed: iterations.filter((i) => i.status === "crashed").length,
-    harnessErrors: iterations.filter((i) => i.reasons.some((r) => r.startsWith(HARNESS_ERROR))).length,
     wallMs,
   };
 }
@@ -441,7 +373,9 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
         ledger: scoped,
         windows: new RunWindows(bars, frozen.config),
         sandbox: jobSandbox,
-        driver: new GuardedDriver(driver, scoped, { dataset, windowHash }),
+        // No guard around the driver: evaluation turns anything a candidate makes the simulator
+        // throw into a crashed backtest, so an exception here is a harness bug and stops the comparison.
+        driver,
         onIteration: (it) => {
           if (it.status === "passed") passes++;
           o.onProgress?.(progress(false));

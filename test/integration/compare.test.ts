@@ -13,7 +13,7 @@ import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register } from "../../src/cli/compare-command.ts";
 import { datasetKey, loadRunConfig, type RunConfig, searchWindowHash } from "../../src/domain/run-config.ts";
 import { compareDrivers, endOfRunDsr, ScopedLedger } from "../../src/loop/compare.ts";
-import { type Comparison, renderReport } from "../../src/loop/compare-report.ts";
+import type { Comparison } from "../../src/loop/compare-report.ts";
 import { DEFAULT_CONFIG_PATH, PROJECT_ROOT } from "../../src/loop/config-files.ts";
 import type { Driver } from "../../src/loop/driver.ts";
 import { createDriver, type ModelFreeDriverName } from "../../src/loop/drivers/index.ts";
@@ -233,14 +233,12 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     const f = c.runs[0];
     expect(f?.backtests).toBe(2);
     expect(f?.crashed).toBe(2);
-    expect(f?.harnessErrors).toBe(0);
     const its = await new PgRunRepository(db).iterations(f?.runId as string);
     expect(its.map((i) => i.status)).toEqual(["crashed", "crashed"]);
     expect(its[0]?.reasons[0]).toMatch(
       /^config: risk\.take_profit\.r_multiple: take_profit\.r_multiple needs a stop_loss/,
     );
     expect(await new PgTrialLedger(db).runTrials(f?.runId as string)).toHaveLength(2);
-    expect(renderReport(c)).not.toContain("backtests threw");
   }, 60_000);
 
   it("the command writes the report and the chart config", async () => {
