@@ -49,6 +49,11 @@ interface Baseline {
   readonly recent: readonly LedgerTrial[];
 }
 
+/** A daily series as the store hands it back (returns are stored as float32). */
+function asStored(d: DailySeries | undefined): DailySeries | null {
+  return d ? { firstDay: d.firstDay, returns: Float32Array.from(d.returns) } : null;
+}
+
 /**
  * A trial ledger that writes through to the real one but answers the window questions (N, the
  * Sharpe spread, the recent trials for the correlation sample) from a snapshot taken before the
@@ -56,10 +61,18 @@ interface Baseline {
  */
 export class ScopedLedger implements TrialLedger {
   private readonly own: (LedgerTrial & { readonly independent: boolean })[] = [];
+  /** Every trial of `freshRun` recorded through this instance, any window. */
+  private readonly runOwn: LedgerTrial[] = [];
 
+  /**
+   * `freshRun`: a run created just now whose every trial is recorded through this instance, so its
+   * trials can be answered from memory. The loop's duplicate check reads them on every iteration,
+   * which from the database is quadratic in the budget (each read returns every daily series).
+   */
   constructor(
     private readonly inner: TrialLedger,
     private readonly baseline: Baseline,
+    private readonly freshRun?: string,
   ) {}
 
   static async snapshot(inner: TrialLedger, dataset: string, windowHash: string): Promise<Baseline> {
@@ -82,6 +95,17 @@ export class ScopedLedger implements TrialLedger {
 
   async record(t: NewTrial): Promise<number> {
     const id = await this.inner.record(t);
+    if (this.freshRun !== undefined && t.runId === this.freshRun && !this.runOwn.some((o) => o.id === id)) {
+      this.runOwn.push({
+        id,
+        runId: t.runId,
+        iteration: t.iteration ?? null,
+        codeHash: t.codeHash,
+        configHash: t.configHash,
+        sharpe: t.sharpe ?? null,
+        daily: asStored(t.daily),
+      });
+    }
     // A retried iteration returns the id it already had: one trial, counted once.
     if (this.scoped(t.dataset, t.windowHash) && !this.own.some((o) => o.id === id)) {
       this.own.push({
@@ -91,7 +115,7 @@ export class ScopedLedger implements TrialLedger {
         codeHash: t.codeHash,
         configHash: t.configHash,
         sharpe: t.sharpe ?? null,
-        daily: t.daily ?? null,
+        daily: asStored(t.daily),
         independent: t.independent,
       });
     }
@@ -114,8 +138,10 @@ export class ScopedLedger implements TrialLedger {
     return [...mine, ...this.baseline.recent].slice(0, limit);
   }
 
-  runTrials(runId: string): Promise<LedgerTrial[]> {
-    return this.inner.runTrials(runId);
+  async runTrials(runId: string): Promise<LedgerTrial[]> {
+    if (runId !== this.freshRun) return this.inner.runTrials(runId);
+    // The store's order: by iteration, then id.
+    return [...this.runOwn].sort((a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.id - b.id);
   }
 
   recordHoldout(h: HoldoutRecord): Promise<number> {
@@ -349,7 +375,7 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
       source: "compare",
     });
     const frozen = frozenOf(created);
-    const scoped = new ScopedLedger(ledger, baseline);
+    const scoped = new ScopedLedger(ledger, baseline, created.id);
     const controller = new AbortController();
     const stopOuter = () => controller.abort();
     o.signal?.addEventListener("abort", stopOuter, { once: true });

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Sandbox } from "../backtest/sandbox/index.ts";
-import { lowerBound } from "../domain/bars.ts";
+import { type Bars, lowerBound } from "../domain/bars.ts";
 import {
   type Decision,
   eventId,
@@ -109,6 +109,22 @@ export function isDatabaseDown(err: unknown): boolean {
 /** Sleeps, returning early (without throwing) when the signal aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, undefined, { signal }).catch(() => undefined);
+}
+
+/**
+ * Resampled search bars by timeframe, per search-bars object: shared by every iteration of a run and
+ * by every run in this process on the same window (the window cache hands out one object per
+ * window). Bars are never mutated after loading, so sharing is safe; a WeakMap lets them go.
+ */
+const resampledCache = new WeakMap<Bars, Map<string, Bars>>();
+
+function resampledOf(bars: Bars): Map<string, Bars> {
+  let m = resampledCache.get(bars);
+  if (!m) {
+    m = new Map();
+    resampledCache.set(bars, m);
+  }
+  return m;
 }
 
 const CURVE_POINTS = 200;
@@ -360,7 +376,7 @@ export class ResearchLoop {
     // The snapshot of nudges this iteration uses; one arriving later waits for the next iteration.
     const nudges = await runs.pendingNudges(this.runId);
     const searchBars = await windows.search();
-    const resampled = new Map();
+    const resampled = resampledOf(searchBars);
     const timings: StageTimings = { proposeMs: 0, compileMs: 0, backtestMs: 0, gateMs: 0, decideMs: 0 };
     const evaluated = new Map<number, { ev: Evaluation; j: Judgement }>();
     const trialIds: number[] = [];
