@@ -58,6 +58,11 @@ export interface DriverContext {
   readonly islands?: number;
   /** The other islands' best as of the last migration: a driver may build on them. */
   readonly migrants?: readonly Migrant[];
+  /**
+   * Configs the other islands already evaluated: not to learn from (islands search on their own)
+   * but to avoid, since the same config again is only flagged as a duplicate of theirs.
+   */
+  readonly triedElsewhere?: readonly string[];
   /** Nudges this iteration must use (they take priority over the driver's own plan). */
   readonly nudges: readonly Nudge[];
   readonly signal: AbortSignal;

@@ -69,6 +69,20 @@ export interface Migrant {
   readonly iteration: IterationSummary;
 }
 
+/** Configs the other islands evaluated (empty with one island). */
+export function triedElsewhere(
+  history: readonly IterationSummary[],
+  island: number,
+  islands: number,
+): string[] {
+  if (islands <= 1) return [];
+  return [
+    ...new Set(
+      history.flatMap((h) => (islandOf(h.n, islands) !== island && h.configYaml ? [h.configYaml] : [])),
+    ),
+  ];
+}
+
 /**
  * The best evaluated iteration among `history` (passed beats discarded, then higher Sharpe among
  * passes, smaller gate distance among discards; the earlier wins a tie). Crashes and model errors

@@ -27,7 +27,14 @@ import type { CandidateOutcome, Driver, DriverContext, ProposedCandidate } from 
 import { driverView } from "./driver.ts";
 import { type Evaluation, evaluateCandidate } from "./evaluate.ts";
 import { evaluateHoldout } from "./holdout.ts";
-import { islandHistory, islandOf, islandSeed, islandSettings, migrantsFor } from "./islands.ts";
+import {
+  islandHistory,
+  islandOf,
+  islandSeed,
+  islandSettings,
+  migrantsFor,
+  triedElsewhere,
+} from "./islands.ts";
 import { type Judgement, judge } from "./judge.ts";
 import type { TrialLedger } from "./ledger.ts";
 import type { RunRecord, RunRepository } from "./run-repository.ts";
@@ -420,6 +427,7 @@ export class ResearchLoop {
       island,
       islands: islands.islands,
       migrants,
+      triedElsewhere: triedElsewhere(history, island, islands.islands),
       nudges,
       signal,
       evaluate,

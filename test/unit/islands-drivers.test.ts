@@ -79,7 +79,7 @@ describe("drivers on an island", () => {
     const kids = (m: Migrant[]) =>
       Array.from({ length: 6 }, (_, k) => {
         const h = [...own, ...Array.from({ length: k }, (_, j) => own[j % 2] as IterationSummary)];
-        return breed(h.slice(0, 2 + (k % 2)), library, 5, "1h", { populationSize: P }, m);
+        return breed(h.slice(0, 2 + (k % 2)), library, 5, "1h", { populationSize: P }, { migrants: m });
       });
     const a = kids([migrant]);
     expect(a.map((o) => genomeYaml(o.genome))).not.toContain(migrant.iteration.configYaml);
@@ -117,6 +117,24 @@ describe("drivers on an island", () => {
     ];
     const after = await driver.propose(context(adopted, [migrant], 6));
     expect(after.hypothesis).not.toContain("island 0's best (#3)");
+  });
+
+  it("ga and heuristic never rerun a config another island ran: the shipped one becomes a variant", async () => {
+    const first = breed([], library, 5, "1h");
+    const taken = genomeYaml(first.genome);
+    const again = breed([], library, 5, "1h", {}, { elsewhere: new Set([taken]) });
+    expect(again.entry.name).toBe(first.entry.name);
+    expect(genomeYaml(again.genome)).not.toBe(taken);
+    expect(again.hypothesis).toContain("with random params");
+
+    const driver = new HeuristicDriver(library);
+    const plain = await driver.propose(context([], [], 2));
+    expect(plain.hypothesis).toContain("as shipped");
+    const ctx = { ...context([], [], 2), triedElsewhere: [plain.candidate?.configYaml as string] };
+    const near = await driver.propose(ctx);
+    expect(near.candidate?.name).toBe(plain.candidate?.name);
+    expect(near.candidate?.configYaml).not.toBe(plain.candidate?.configYaml);
+    expect(near.hypothesis).toContain("another island ran it as shipped");
   });
 
   it("random: about a quarter of the draws mutate a migrant; the rest are unchanged by it", () => {

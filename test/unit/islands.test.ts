@@ -13,6 +13,7 @@ import {
   islandSettings,
   lastMigration,
   migrantsFor,
+  triedElsewhere,
 } from "../../src/loop/islands.ts";
 
 function it_(
@@ -130,6 +131,13 @@ describe("migrants", () => {
     ]);
     // Until the next migration (after #12) the migrants stay the same, even if #7 is better.
     expect(migrantsFor(h, 11, s)).toEqual(migrantsFor(h, 8, s));
+  });
+
+  it("the configs tried elsewhere are the other islands', never the island's own", () => {
+    const h = [1, 2, 3, 4, 5].map((n) => it_(n, "discarded", 0.5));
+    expect(triedElsewhere(h, 0, 2)).toEqual(["strategy: s2\n", "strategy: s4\n"]);
+    expect(triedElsewhere(h, 1, 3)).toEqual(["strategy: s1\n", "strategy: s3\n", "strategy: s4\n"]);
+    expect(triedElsewhere(h, 0, 1)).toEqual([]);
   });
 
   it("a migrant is adopted only when it beats the island's own best", () => {

@@ -191,15 +191,25 @@ export interface Offspring {
   readonly parents: readonly number[];
 }
 
-/** The individual that history position `k` evaluates; `migrants` join the parent pool. */
+/** What an island's ga takes from the rest of the run. */
+export interface IslandInputs {
+  /** Other islands' best: they join the parent pool. */
+  readonly migrants?: readonly Migrant[];
+  /** Configs other islands evaluated: never bred again (they would be duplicates). */
+  readonly elsewhere?: ReadonlySet<string>;
+}
+
+/** The individual that history position `k` evaluates. */
 export function breed(
   history: readonly IterationSummary[],
   library: Library,
   seed: number,
   base: string,
   options: GaOptions = {},
-  migrants: readonly Migrant[] = [],
+  island: IslandInputs = {},
 ): Offspring {
+  const migrants = island.migrants ?? [];
+  const elsewhere = island.elsewhere ?? new Set<string>();
   const s = { ...DEFAULTS, ...options };
   const k = history.length;
   const generation = Math.floor(k / s.populationSize);
@@ -211,7 +221,8 @@ export function breed(
   const pool = generation === 0 ? [] : parentPool(history, library, generation, s, migrants);
   if (pool.length === 0) {
     const entry = order[slot % order.length] as LibraryEntry;
-    const shipped = slot < order.length;
+    // Another island's population may already hold the shipped config: then random params.
+    const shipped = slot < order.length && !elsewhere.has(genomeYaml(shippedGenome(entry, base)));
     const genome = shipped ? shippedGenome(entry, base) : randomGenome(entry, base, rng);
     return {
       generation,
@@ -223,9 +234,10 @@ export function breed(
     };
   }
 
-  const tried = new Set(
-    [...history, ...migrants.map((m) => m.iteration)].flatMap((h) => (h.configYaml ? [h.configYaml] : [])),
-  );
+  const tried = new Set([
+    ...elsewhere,
+    ...[...history, ...migrants.map((m) => m.iteration)].flatMap((h) => (h.configYaml ? [h.configYaml] : [])),
+  ]);
   let result: Offspring | undefined;
   for (let attempt = 0; attempt < 10 && (!result || tried.has(genomeYaml(result.genome))); attempt++) {
     if (rng.next() < s.switchRate) {
@@ -270,6 +282,10 @@ export function breed(
   return result as Offspring;
 }
 
+function islandInputs(ctx: DriverContext): IslandInputs {
+  return { migrants: ctx.migrants ?? [], elsewhere: new Set(ctx.triedElsewhere ?? []) };
+}
+
 export class GaDriver implements Driver {
   readonly name = "ga";
   private readonly options: Settings;
@@ -291,7 +307,7 @@ export class GaDriver implements Driver {
       ctx.seed,
       ctx.config.dataset.timeframe,
       this.options,
-      ctx.migrants,
+      islandInputs(ctx),
     );
     return { candidate: genomeCandidate(o.entry, o.genome, o.hypothesis), hypothesis: o.hypothesis };
   }
@@ -308,7 +324,7 @@ export class GaDriver implements Driver {
       ctx.seed,
       ctx.config.dataset.timeframe,
       this.options,
-      ctx.migrants,
+      islandInputs(ctx),
     );
     const ranked = individuals(history, this.library, history.length).sort(byFitness);
     const best = ranked[0];

@@ -69,6 +69,8 @@ interface Env {
   readonly sharpeMin: number;
   /** Other islands' best, as of the last migration. */
   readonly migrants: readonly Migrant[];
+  /** Configs other islands of the run already evaluated (a rerun would only be a duplicate). */
+  readonly elsewhere: ReadonlySet<string>;
 }
 
 const SHORTEN = 0.6;
@@ -181,8 +183,25 @@ function perturb(entry: LibraryEntry, g: Genome, env: Env, salt: string, tried: 
   return best;
 }
 
-function triedConfigs(h: readonly IterationSummary[]): Set<string> {
-  return new Set(h.flatMap((s) => (s.configYaml ? [s.configYaml] : [])));
+/** Configs this island ran, and those other islands of the run ran. */
+function triedConfigs(h: readonly IterationSummary[], env: Env): Set<string> {
+  return new Set([...env.elsewhere, ...h.flatMap((s) => (s.configYaml ? [s.configYaml] : []))]);
+}
+
+/**
+ * A strategy's shipped config, or, when another island already ran it, a small perturbation of it
+ * (the same config again would only be flagged as a duplicate).
+ */
+function shippedOrNear(
+  entry: LibraryEntry,
+  h: readonly IterationSummary[],
+  env: Env,
+): { genome: Genome; as: string } {
+  const shipped = shippedGenome(entry, env.base);
+  if (!env.elsewhere.has(genomeYaml(shipped))) return { genome: shipped, as: "as shipped" };
+  const genome = perturb(entry, shipped, env, `shipped:${h.length}`, triedConfigs(h, env));
+  const changes = describeParamChanges(shipped.params, genome.params) || "same params";
+  return { genome, as: `near its shipped config (${changes}; another island ran it as shipped)` };
 }
 
 function firstReason(s: IterationSummary): string {
@@ -214,14 +233,21 @@ function passesInARow(h: readonly IterationSummary[]): number {
   return k;
 }
 
-function start(env: Env, why: string, decision: DecisionKind, rationale: string): HeuristicStep {
+function start(
+  h: readonly IterationSummary[],
+  env: Env,
+  why: string,
+  decision: DecisionKind,
+  rationale: string,
+): HeuristicStep {
   const entry = env.order[0] as LibraryEntry;
+  const { genome, as } = shippedOrNear(entry, h, env);
   return {
     decision,
     rationale,
     entry,
-    genome: shippedGenome(entry, env.base),
-    hypothesis: `${entry.name} (${entry.family}) as shipped${why}: ${entry.description}`,
+    genome,
+    hypothesis: `${entry.name} (${entry.family}) ${as}${why}: ${entry.description}`,
   };
 }
 
@@ -243,7 +269,7 @@ function adoptMigrant(
   const entry = findEntry(env.library, m.iteration.name);
   const g = genomeFromYaml(env.library, m.iteration.configYaml);
   if (!entry || !g) return undefined;
-  const tried = triedConfigs([...h, m.iteration]);
+  const tried = triedConfigs([...h, m.iteration], env);
   const genome = perturb(entry, g, env, `migrant:${h.length}`, tried);
   const changes = describeParamChanges(g.params, genome.params) || "same params";
   return {
@@ -274,12 +300,13 @@ function moveOn(
   const adopted = adoptMigrant(h, env, decision, rationale, why);
   if (adopted) return adopted;
   if (next) {
+    const { genome, as } = shippedOrNear(next, h, env);
     return {
       decision,
       rationale,
       entry: next,
-      genome: shippedGenome(next, env.base),
-      hypothesis: `${next.name} (${next.family}) as shipped${why}: ${next.description}`,
+      genome,
+      hypothesis: `${next.name} (${next.family}) ${as}${why}: ${next.description}`,
     };
   }
   // Every strategy has had its turn: go back to the best config seen on another strategy.
@@ -294,8 +321,8 @@ function moveOn(
     );
   const pick = ranked.find((x) => x.s.name !== last?.name) ?? ranked[0];
   const entry = findEntry(env.library, pick?.s.name);
-  if (!pick || !entry) return start(env, why, decision, rationale);
-  const genome = perturb(entry, pick.g as Genome, env, `revisit:${h.length}`, triedConfigs(h));
+  if (!pick || !entry) return start(h, env, why, decision, rationale);
+  const genome = perturb(entry, pick.g as Genome, env, `revisit:${h.length}`, triedConfigs(h, env));
   const changes = describeParamChanges((pick.g as Genome).params, genome.params);
   return {
     decision,
@@ -313,7 +340,7 @@ function fix(
   env: Env,
 ): HeuristicStep {
   const shipped = shippedGenome(entry, env.base);
-  const tried = triedConfigs(h);
+  const tried = triedConfigs(h, env);
   // The shipped config already ran in this run: a rerun would only be flagged as a duplicate.
   const genome = tried.has(genomeYaml(shipped))
     ? perturb(entry, shipped, env, `fix:${h.length}`, tried)
@@ -388,7 +415,7 @@ function explore(
   g: Genome,
   env: Env,
 ): HeuristicStep {
-  const genome = perturb(entry, g, env, `tune:${h.length}`, triedConfigs(h));
+  const genome = perturb(entry, g, env, `tune:${h.length}`, triedConfigs(h, env));
   const changes = describeParamChanges(g.params, genome.params) || "same params";
   const passed = last.status === "passed";
   return {
@@ -409,7 +436,7 @@ export function planNext(
   forced?: DecisionKind | null,
 ): HeuristicStep {
   const last = h.at(-1);
-  if (!last) return start(env, "", "new_approach", "Start with the first library strategy.");
+  if (!last) return start(h, env, "", "new_approach", "Start with the first library strategy.");
   const entry = findEntry(env.library, last.name);
   const genome = genomeFromYaml(env.library, last.configYaml);
   const f = failedChecks(last);
@@ -560,6 +587,7 @@ export class HeuristicDriver implements Driver {
       maxTunes: this.maxTunes,
       sharpeMin: ctx.config.gates.sharpe_min,
       migrants: ctx.migrants ?? [],
+      elsewhere: new Set(ctx.triedElsewhere ?? []),
     };
   }
 

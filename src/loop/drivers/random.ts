@@ -88,7 +88,10 @@ export class RandomDriver implements Driver {
 
   private draw(ctx: DriverContext, iteration: number, history: readonly IterationSummary[]): RandomDraw {
     const seen = [...history, ...(ctx.migrants ?? []).map((m) => m.iteration)];
-    const tried = new Set(seen.flatMap((s) => (s.configYaml ? [s.configYaml] : [])));
+    const tried = new Set([
+      ...(ctx.triedElsewhere ?? []),
+      ...seen.flatMap((s) => (s.configYaml ? [s.configYaml] : [])),
+    ]);
     const only =
       iteration === ctx.iteration && ctx.nudges.length > 0
         ? readNudges(ctx.nudges, this.library, ctx.config.dataset.timeframe).strategy
