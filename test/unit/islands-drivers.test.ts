@@ -137,6 +137,19 @@ describe("drivers on an island", () => {
     expect(near.hypothesis).toContain("another island ran it as shipped");
   });
 
+  it("heuristic: moving on, it prefers a strategy no other island is working on", async () => {
+    const driver = new HeuristicDriver(library);
+    const first = await driver.propose(context([], [], 2));
+    const g = genomeFromYaml(library, first.candidate?.configYaml) as Genome;
+    const own = [{ ...scored(2, g, "discarded", 0.6), reasons: ["sharpe -0.20 < 1.00"], decision: null }];
+    const alone = await driver.propose(context(own, [], 4));
+    const next = alone.candidate?.name as string;
+    const busy = { ...context(own, [], 4), triedElsewhere: [genomeYaml(shippedGenome(entry(next), "1h"))] };
+    const moved = await driver.propose(busy);
+    expect(moved.candidate?.name).not.toBe(next);
+    expect(moved.candidate?.name).not.toBe(g.strategy);
+  });
+
   it("random: about a quarter of the draws mutate a migrant; the rest are unchanged by it", () => {
     const migrant: Migrant = {
       island: 0,

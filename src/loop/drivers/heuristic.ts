@@ -293,7 +293,11 @@ function moveOn(
 ): HeuristicStep {
   const last = h.at(-1);
   const tried = new Set(h.map((s) => s.name));
-  const untried = env.order.filter((e) => !tried.has(e.name));
+  // Strategies no island has tried come before those another island is already working on.
+  const busy = new Set([...env.elsewhere].map((y) => /^strategy: (\S+)/m.exec(y)?.[1]));
+  const untried = env.order
+    .filter((e) => !tried.has(e.name))
+    .sort((a, b) => Number(busy.has(a.name)) - Number(busy.has(b.name)));
   const other = untried.find((e) => e.family !== last?.family);
   const next = (decision === "new_approach" ? other : undefined) ?? untried[0];
   const why = last ? ` after #${last.n} (${last.name ?? "?"}: ${firstReason(last)})` : "";
