@@ -332,11 +332,16 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
         const run = await repo.getRun(id);
         if (!run) throw new CliError(`no run ${id}; see alphaloop runs list`, 2);
         const iterations = await repo.iterations(id);
-        if (o.json) return printJson({ run, iterations });
+        const islands = islandSettings(run.config.loop).islands;
+        if (o.json) {
+          // The island is a function of n and the run's config; spelled out for readers of the JSON.
+          const withIsland =
+            islands > 1 ? iterations.map((it) => ({ ...it, island: islandOf(it.n, islands) })) : iterations;
+          return printJson({ run, iterations: withIsland });
+        }
         write(
           `${run.brief ? `brief: ${run.brief}\n` : ""}config ${run.configHash}\n${stringifyYaml({ gates: run.config.gates })}\n`,
         );
-        const islands = islandSettings(run.config.loop).islands;
         write(`${formatRow(tableHeader(islands))}\n`);
         for (const it of iterations) {
           const row = iterationRow(

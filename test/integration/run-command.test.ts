@@ -145,6 +145,15 @@ loop: { migrate_every: 2 }
     const runId = /run (r-[0-9a-f]{8})/.exec(out)?.[1] as string;
     const show = await cli(["runs", "show", runId]);
     expect(show.split("\n").filter((l) => /^[1-4] {3}[01] {3}\S/.test(l))).toHaveLength(4);
+    const json = JSON.parse(await cli(["runs", "show", runId, "--json"])) as {
+      iterations: { n: number; island: number }[];
+    };
+    expect(json.iterations.map((i) => [i.n, i.island])).toEqual([
+      [1, 0],
+      [2, 1],
+      [3, 0],
+      [4, 1],
+    ]);
 
     // Out of range: a clear error naming the key, and no run is created.
     const before = (await new PgRunRepository(db).listRuns(100)).length;
