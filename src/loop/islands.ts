@@ -44,6 +44,11 @@ export function islandSeed(runSeed: number, island: number): number {
   return runSeed + island;
 }
 
+/** The run's seed back from an island's (what `islandSeed` added). */
+export function runSeedOf(islandSeedValue: number, island: number): number {
+  return islandSeedValue - island;
+}
+
 /** The island's own iterations, oldest first: the only history its driver sees. */
 export function islandHistory<T extends Pick<IterationSummary, "n">>(
   history: readonly T[],

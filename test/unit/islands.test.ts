@@ -13,6 +13,7 @@ import {
   islandSettings,
   lastMigration,
   migrantsFor,
+  runSeedOf,
   triedElsewhere,
 } from "../../src/loop/islands.ts";
 
@@ -74,6 +75,7 @@ describe("island scheduling", () => {
 
   it("island 0 keeps the run seed; the others are offset by their index", () => {
     expect([0, 1, 2].map((i) => islandSeed(7, i))).toEqual([7, 8, 9]);
+    expect([0, 1, 2].map((i) => runSeedOf(islandSeed(7, i), i))).toEqual([7, 7, 7]);
   });
 
   it("an island's history is exactly its own iterations, in order", () => {

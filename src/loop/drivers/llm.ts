@@ -14,6 +14,7 @@ import { loadLibrary, loadNotes, Workspace } from "../../llm/workspace.ts";
 import type { WorkspaceFileStore } from "../../store/workspace-files.ts";
 import { coverageOf, coverageTimeframes, formatCoverage, libraryFamilies } from "../coverage.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
+import { runSeedOf } from "../islands.ts";
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
 
@@ -80,8 +81,8 @@ export function llmDriver(o: LlmDriverOptions): Driver {
           runId: ctx.runId,
           iteration: ctx.iteration,
           // The run's seeded angle on the brief: parallel runs with one brief start in different
-          // places, and so do the islands of one run (each its own angle; ctx.seed is the island's).
-          brief: briefVariant(ctx.brief, ctx.seed - island, island),
+          // places, and so do the islands of one run (angles offset by island from the run's).
+          brief: briefVariant(ctx.brief, runSeedOf(ctx.seed, island), island),
           ...(ctx.history.at(-1)?.nextHypothesis
             ? { nextHypothesis: ctx.history.at(-1)?.nextHypothesis as string }
             : {}),
