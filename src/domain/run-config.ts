@@ -113,6 +113,13 @@ export const RunConfigSchema = z
         message: `windows.holdout.start (${holdout.start}) must not be before windows.search.end (${search.end}): the holdout comes after the search window and never overlaps it`,
       });
     }
+    if (c.loop.islands > c.budgets.max_iterations) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["loop", "islands"],
+        message: `loop.islands (${c.loop.islands}) exceeds budgets.max_iterations (${c.budgets.max_iterations}): islands take turns, so some would never run`,
+      });
+    }
     if (c.gates.folds_positive_min > c.walk_forward.folds) {
       ctx.addIssue({
         code: "custom",

@@ -58,6 +58,10 @@ describe("island keys in the run config", () => {
     ["islands: 17", /loop\.islands: at most 16 islands/],
     ["islands: 2.5", /loop\.islands/],
     ["migrate_every: 0", /loop\.migrate_every: migrate every 1 or more iterations/],
+    [
+      "islands: 4\nbudgets: { max_iterations: 3 }",
+      /loop\.islands \(4\) exceeds budgets\.max_iterations \(3\)/,
+    ],
     ["island: 2", /loop\.island: unknown key; did you mean islands\?/],
   ])("rejects loop.%s with a clear error", (line, message) => {
     const bad = () => loadRunConfig(defaults, [{ text: `loop:\n  ${line}\n`, source: "f.yaml" }]);
