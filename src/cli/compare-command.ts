@@ -4,6 +4,7 @@
  * set), progress on stderr.
  */
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import quickchartModule from "quickchart-js";
 import { compareDrivers } from "../loop/compare.ts";
@@ -46,7 +47,14 @@ interface CompareFlags {
   json?: boolean;
   brief?: string;
   parallel: string;
+  islands?: string;
 }
+
+/**
+ * Runs are independent (each has its own sandbox isolate, and the figures do not depend on the
+ * order), so by default one per core, at most 4.
+ */
+const DEFAULT_PARALLEL = Math.max(1, Math.min(4, availableParallelism()));
 
 function positiveInt(raw: string, flag: string): number {
   const n = Number(raw);
@@ -83,6 +91,7 @@ function commandLine(o: CompareFlags): string {
     `--budget ${o.budget}`,
     `--seeds ${o.seeds}`,
     ...(o.preset ? [`--preset ${o.preset}`] : []),
+    ...(o.islands ? [`--islands ${o.islands}`] : []),
     ...(o.config ?? []).map((c) => `--config ${c}`),
   ].join(" ");
 }
@@ -102,7 +111,12 @@ export function register(program: Command, deps: CompareCommandDeps = {}): void 
     .option("--config <file...>", "run config overrides, deep-merged over configs/default.yaml")
     .option("--preset <name>", "a preset from configs/presets (e.g. lenient)")
     .option("--brief <text>", "brief given to every run (the llm driver reads it)")
-    .option("--parallel <n>", "runs side by side (each with its own sandbox)", "1")
+    .option(
+      "--parallel <n>",
+      "runs side by side (each with its own sandbox); default: one per CPU core, at most 4",
+      String(DEFAULT_PARALLEL),
+    )
+    .option("--islands <n>", "run every driver with N islands (loop.islands, 1..16)")
     .option("--out <file>", "markdown report", "compare-report.md")
     .option("--json", "print the comparison as JSON instead of the report")
     .action(async (o: CompareFlags) => {
@@ -113,6 +127,7 @@ export function register(program: Command, deps: CompareCommandDeps = {}): void 
       const config = runConfigFor({
         ...(o.config ? { config: o.config } : {}),
         ...(o.preset ? { preset: o.preset } : {}),
+        ...(o.islands ? { islands: String(positiveInt(o.islands, "--islands")) } : {}),
       });
       if (drivers.includes("llm") && !env["LLM_BASE_URL"]) {
         throw new CliError("--drivers includes llm but LLM_BASE_URL is not set", 2);

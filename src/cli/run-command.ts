@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { stringify as stringifyYaml } from "yaml";
 import { mergeConfig, parseRunConfig, type RunConfig, windowMs } from "../domain/run-config.ts";
 import { loadRunConfigFiles, presetPath } from "../loop/config-files.ts";
+import { islandOf, islandSettings } from "../loop/islands.ts";
 import type { CompletedIteration } from "../loop/research-loop.ts";
 import type { IterationRecord, RunRecord } from "../loop/run-repository.ts";
 import { buildLoop, createRun } from "../loop/runner.ts";
@@ -34,6 +35,7 @@ interface RunFlags {
   driver?: string;
   maxIterations?: string;
   seed?: string;
+  islands?: string;
   resume?: string;
   results?: string;
 }
@@ -63,7 +65,12 @@ export const TABLE_HEADER = [
   "reasons",
 ];
 
-export function iterationRow(it: CompletedIteration): string[] {
+/** The table's columns; a run with islands gets an `isl` column after the iteration number. */
+export function tableHeader(islands = 1): string[] {
+  return islands > 1 ? [TABLE_HEADER[0] as string, "isl", ...TABLE_HEADER.slice(1)] : [...TABLE_HEADER];
+}
+
+export function iterationRow(it: CompletedIteration, islands = 1): string[] {
   const m = it.metrics ?? {};
   const status =
     it.status === "passed"
@@ -75,6 +82,7 @@ export function iterationRow(it: CompletedIteration): string[] {
           : "";
   return [
     String(it.n),
+    ...(islands > 1 ? [String(it.island)] : []),
     it.name ?? "-",
     it.family ?? "-",
     f2(m["sharpe"]),
@@ -90,10 +98,12 @@ export function iterationRow(it: CompletedIteration): string[] {
 
 /** Fixed-width row so a live table lines up without knowing later rows. */
 const WIDTHS = [4, 22, 15, 7, 6, 6, 7, 5, 12, 14, 0];
+const ISLAND_WIDTHS = [4, 4, ...WIDTHS.slice(1)];
 export function formatRow(cells: readonly string[]): string {
+  const widths = cells.length > WIDTHS.length ? ISLAND_WIDTHS : WIDTHS;
   return cells
     .map((c, i) => {
-      const w = WIDTHS[i] ?? 0;
+      const w = widths[i] ?? 0;
       return w === 0 ? c : c.length > w - 1 ? `${c.slice(0, w - 2)}… ` : c.padEnd(w);
     })
     .join("")
@@ -169,6 +179,7 @@ function overrides(o: RunFlags): Record<string, unknown> {
   const loop: Record<string, unknown> = {};
   const budgets: Record<string, unknown> = {};
   if (o.seed !== undefined) loop["seed"] = Number(o.seed);
+  if (o.islands !== undefined) loop["islands"] = Number(o.islands);
   if (o.driver !== undefined) loop["driver"] = o.driver;
   if (o.maxIterations !== undefined) budgets["max_iterations"] = Number(o.maxIterations);
   return {
@@ -196,6 +207,7 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
     .option("--driver <name>", "llm | heuristic | ga | random | auto")
     .option("--max-iterations <n>", "iteration budget")
     .option("--seed <n>", "seed for the driver and the look-ahead cuts")
+    .option("--islands <n>", "sub-searches sharing the run's ledger (1..16; loop.islands)")
     .option("--resume <id>", "resume a paused or interrupted run")
     .option("--results <file>", "where to write results.tsv", "results.tsv")
     .action(async (o: RunFlags) => {
@@ -243,7 +255,13 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
         write(
           `run ${run.id} · ${run.config.dataset.symbol} ${run.config.dataset.timeframe} · search ${new Date(s.start).toISOString().slice(0, 10)} → ${new Date(s.end).toISOString().slice(0, 10)} · holdout sealed · config ${run.configHash.slice(0, 12)}\n`,
         );
-        write(`${formatRow(TABLE_HEADER)}\n`);
+        const islands = islandSettings(run.config.loop).islands;
+        if (islands > 1) {
+          write(
+            `${islands} islands (seeds ${run.config.loop.seed}…${run.config.loop.seed + islands - 1}), migrating each island's best every ${islandSettings(run.config.loop).migrateEvery} iterations\n`,
+          );
+        }
+        write(`${formatRow(tableHeader(islands))}\n`);
         const input = deps.input === undefined ? process.stdin : deps.input;
         if (input) {
           rl = createInterface({ input, terminal: false });
@@ -258,7 +276,7 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
         const loop = buildLoop(run, {
           db,
           driver,
-          onIteration: (it) => write(`${formatRow(iterationRow(it))}\n`),
+          onIteration: (it) => write(`${formatRow(iterationRow(it, islands))}\n`),
         });
         let end = await loop.run(controller.signal);
         if (controller.signal.aborted && end.status === "running") {
@@ -314,18 +332,28 @@ export function register(program: Command, deps: RunCommandDeps = {}): void {
         const run = await repo.getRun(id);
         if (!run) throw new CliError(`no run ${id}; see alphaloop runs list`, 2);
         const iterations = await repo.iterations(id);
-        if (o.json) return printJson({ run, iterations });
+        const islands = islandSettings(run.config.loop).islands;
+        if (o.json) {
+          // The island is a function of n and the run's config; spelled out for readers of the JSON.
+          const withIsland =
+            islands > 1 ? iterations.map((it) => ({ ...it, island: islandOf(it.n, islands) })) : iterations;
+          return printJson({ run, iterations: withIsland });
+        }
         write(
           `${run.brief ? `brief: ${run.brief}\n` : ""}config ${run.configHash}\n${stringifyYaml({ gates: run.config.gates })}\n`,
         );
-        write(`${formatRow(TABLE_HEADER)}\n`);
+        write(`${formatRow(tableHeader(islands))}\n`);
         for (const it of iterations) {
-          const row = iterationRow({
-            ...it,
-            gates: (it.gates as CompletedIteration["gates"] | null) ?? [],
-            nudges: [],
-            holdout: null,
-          });
+          const row = iterationRow(
+            {
+              ...it,
+              island: islandOf(it.n, islands),
+              gates: (it.gates as CompletedIteration["gates"] | null) ?? [],
+              nudges: [],
+              holdout: null,
+            },
+            islands,
+          );
           write(`${formatRow(row)}\n`);
         }
         write(`\n${summaryText(run, iterations)}`);

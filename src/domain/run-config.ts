@@ -86,6 +86,10 @@ export const RunConfigSchema = z
       stuck_after: z.number().int().min(2).default(8),
       /** When the model endpoint is down: probe it every N seconds and resume by itself (0 = wait for a person). */
       auto_resume_seconds: z.number().int().min(0).default(0),
+      /** Sub-searches sharing the run's ledger; iteration n belongs to island (n − 1) mod islands. */
+      islands: z.number().int().min(1, "at least 1 island").max(16, "at most 16 islands").default(1),
+      /** Every this many iterations each island is shown the other islands' best. */
+      migrate_every: z.number().int().min(1, "migrate every 1 or more iterations").default(10),
     }),
   })
   .superRefine((c, ctx) => {
@@ -107,6 +111,13 @@ export const RunConfigSchema = z
         code: "custom",
         path: ["windows", "holdout", "start"],
         message: `windows.holdout.start (${holdout.start}) must not be before windows.search.end (${search.end}): the holdout comes after the search window and never overlaps it`,
+      });
+    }
+    if (c.loop.islands > c.budgets.max_iterations) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["loop", "islands"],
+        message: `loop.islands (${c.loop.islands}) exceeds budgets.max_iterations (${c.budgets.max_iterations}): islands take turns, so some would never run`,
       });
     }
     if (c.gates.folds_positive_min > c.walk_forward.folds) {

@@ -54,6 +54,11 @@ export interface PromptInput {
   /** The coverage map (`formatCoverage`): where this run has looked and what it has left untried. */
   coverage?: string;
   /**
+   * On a run with islands: which island this iteration works for, and the other islands' best
+   * candidates (`formatMigrants`), shown so the model may build on them.
+   */
+  island?: { readonly index: number; readonly of: number; readonly migrants: string };
+  /**
    * The run's seed: picks the wording of the instructions and the order of the library index in the
    * system message. Stable within a run (the prefix cache), different across runs (diversity).
    */
@@ -388,9 +393,14 @@ export const BRIEF_ANGLES = [
   "start from the simplest library strategy and change one thing at a time.",
 ] as const;
 
-/** The brief plus this run's seeded angle line (stable for the run, different across seeds). */
-export function briefVariant(brief: string, seed: number): string {
-  const angle = BRIEF_ANGLES[createRandom(`angle:${seed}`).int(BRIEF_ANGLES.length)] as string;
+/**
+ * The brief plus this run's seeded angle line (stable for the run, different across seeds). On a
+ * run with islands, `seed` is the run's seed and island i takes the angle i places after island
+ * 0's, so islands never share an angle (up to the number of angles).
+ */
+export function briefVariant(brief: string, seed: number, island = 0): string {
+  const first = createRandom(`angle:${seed}`).int(BRIEF_ANGLES.length);
+  const angle = BRIEF_ANGLES[(first + island) % BRIEF_ANGLES.length] as string;
   return `${brief.trim() === "" ? DEFAULT_BRIEF : brief.trim()}\nAngle for this run: ${angle}`;
 }
 
@@ -412,11 +422,42 @@ function gatesText(g: Gates): string {
 
 export const COVERAGE_HEADING = "# Where this run has looked (coverage map)";
 
+export const MIGRANTS_HEADING = "# Best from the other islands (migrants)";
+
+/** One migrant as the model sees it: where it comes from, how it did, and its config to start from. */
+export interface MigrantView {
+  readonly island: number;
+  readonly n: number;
+  readonly name: string | null;
+  readonly family: string | null;
+  readonly status: string;
+  readonly metrics: Readonly<Record<string, number>> | null;
+  readonly reasons: readonly string[];
+  readonly configYaml: string | null;
+}
+
+const fmt2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
+
+export function formatMigrants(migrants: readonly MigrantView[]): string {
+  return migrants
+    .map((m) => {
+      const x = m.metrics ?? {};
+      const head = `best from island ${m.island}: #${m.n} ${m.name ?? "?"} (${m.family ?? "?"}), ${m.status === "passed" ? "PASSED every gate" : `discarded: ${m.reasons.join("; ").slice(0, 160)}`}; sharpe ${fmt2(x["sharpe"])}, max_drawdown ${fmt2(x["maxDrawdown"])}, profit_factor ${fmt2(x["profitFactor"])}, trades ${x["tradeCount"] ?? "-"}`;
+      return m.configYaml ? `${head}\n\`\`\`yaml\n${m.configYaml.trim()}\n\`\`\`` : head;
+    })
+    .join("\n\n");
+}
+
 export const NUDGES_HEADING = "# Nudges from the people steering this run (they take priority)";
 
 function nudgesSection(nudges: readonly string[]): string {
   if (nudges.length === 0) return `${NUDGES_HEADING}\n\nNone so far.`;
   return `${NUDGES_HEADING}\n\nThese come from the humans running the research. Follow them over your own plan and over the notes (but never over the harness rules above):\n\n${nudges.map((n, i) => `${i + 1}. ${n.trim()}`).join("\n")}`;
+}
+
+function islandSection(i: NonNullable<PromptInput["island"]>): string {
+  const intro = `This run searches as ${i.of} islands that share one trial ledger; you work for island ${i.index}, and the history above is this island's own. Every few iterations the other islands' best candidates arrive here: you may start from one (tune it, combine its idea with yours) or keep your own line if it is more promising.`;
+  return `${MIGRANTS_HEADING}\n\n${intro}\n\n${i.migrants.trim() === "" ? "None yet." : i.migrants.trim()}`;
 }
 
 export function buildPrompt(input: PromptInput): RenderedPrompt {
@@ -430,6 +471,7 @@ export function buildPrompt(input: PromptInput): RenderedPrompt {
     `Gates (all must pass):\n${gatesText(s.gates)}`,
     `# History of this run (oldest first)\n\n${history}`,
     ...(input.coverage?.trim() ? [`${COVERAGE_HEADING}\n\n${input.coverage.trim()}`] : []),
+    ...(input.island ? [islandSection(input.island)] : []),
     `# Iteration ${s.iteration} of ${s.maxIterations}\n\n${s.nextHypothesis ? `The previous iteration planned: ${s.nextHypothesis.trim()}\n\n` : ""}Work on one idea, backtest it, then call decide.`,
     nudgesSection(input.nudges),
   ].join("\n\n");

@@ -52,8 +52,6 @@ export interface RunFigures {
   /** The run's best-distance candidate (the one a person would take away); null if all crashed. */
   readonly final: FinalCandidate | null;
   readonly crashed: number;
-  /** Crashes that were the harness's fault (an evaluation that threw), not the candidate's. */
-  readonly harnessErrors: number;
   readonly wallMs: number;
 }
 
@@ -302,15 +300,6 @@ export function renderReport(c: Comparison): string {
       "when every gate passes and grows with the mean normalised shortfall (≥ 1 for a crash or a failed check).",
   );
   out.push("");
-  const harness = c.runs.filter((r) => r.harnessErrors > 0);
-  if (harness.length > 0) {
-    out.push(
-      `**Harness errors:** ${harness.map((r) => `${r.driver} seed ${r.seed}: ${r.harnessErrors}`).join(", ")} ` +
-        "backtests threw inside the evaluation instead of returning a result; they are counted as crashed " +
-        'backtests (see "harness error" in the runs\' reasons).',
-    );
-    out.push("");
-  }
   out.push("## Holdout of passing candidates");
   out.push("");
   const passRows = c.drivers.flatMap((d) =>

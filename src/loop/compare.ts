@@ -24,8 +24,7 @@ import {
   summarise,
 } from "./compare-report.ts";
 import { alignDaily } from "./daily-series.ts";
-import type { Driver, DriverContext, Proposal } from "./driver.ts";
-import { normalisedHash } from "./evaluate.ts";
+import type { Driver } from "./driver.ts";
 import type {
   DailySeries,
   HoldoutRecord,
@@ -50,6 +49,11 @@ interface Baseline {
   readonly recent: readonly LedgerTrial[];
 }
 
+/** A daily series as the store hands it back (returns are stored as float32). */
+function asStored(d: DailySeries | undefined): DailySeries | null {
+  return d ? { firstDay: d.firstDay, returns: Float32Array.from(d.returns) } : null;
+}
+
 /**
  * A trial ledger that writes through to the real one but answers the window questions (N, the
  * Sharpe spread, the recent trials for the correlation sample) from a snapshot taken before the
@@ -57,10 +61,18 @@ interface Baseline {
  */
 export class ScopedLedger implements TrialLedger {
   private readonly own: (LedgerTrial & { readonly independent: boolean })[] = [];
+  /** Every trial of `freshRun` recorded through this instance, any window. */
+  private readonly runOwn: LedgerTrial[] = [];
 
+  /**
+   * `freshRun`: a run created just now whose every trial is recorded through this instance, so its
+   * trials can be answered from memory. The loop's duplicate check reads them on every iteration,
+   * which from the database is quadratic in the budget (each read returns every daily series).
+   */
   constructor(
     private readonly inner: TrialLedger,
     private readonly baseline: Baseline,
+    private readonly freshRun?: string,
   ) {}
 
   static async snapshot(inner: TrialLedger, dataset: string, windowHash: string): Promise<Baseline> {
@@ -83,6 +95,17 @@ export class ScopedLedger implements TrialLedger {
 
   async record(t: NewTrial): Promise<number> {
     const id = await this.inner.record(t);
+    if (this.freshRun !== undefined && t.runId === this.freshRun && !this.runOwn.some((o) => o.id === id)) {
+      this.runOwn.push({
+        id,
+        runId: t.runId,
+        iteration: t.iteration ?? null,
+        codeHash: t.codeHash,
+        configHash: t.configHash,
+        sharpe: t.sharpe ?? null,
+        daily: asStored(t.daily),
+      });
+    }
     // A retried iteration returns the id it already had: one trial, counted once.
     if (this.scoped(t.dataset, t.windowHash) && !this.own.some((o) => o.id === id)) {
       this.own.push({
@@ -92,7 +115,7 @@ export class ScopedLedger implements TrialLedger {
         codeHash: t.codeHash,
         configHash: t.configHash,
         sharpe: t.sharpe ?? null,
-        daily: t.daily ?? null,
+        daily: asStored(t.daily),
         independent: t.independent,
       });
     }
@@ -115,8 +138,10 @@ export class ScopedLedger implements TrialLedger {
     return [...mine, ...this.baseline.recent].slice(0, limit);
   }
 
-  runTrials(runId: string): Promise<LedgerTrial[]> {
-    return this.inner.runTrials(runId);
+  async runTrials(runId: string): Promise<LedgerTrial[]> {
+    if (runId !== this.freshRun) return this.inner.runTrials(runId);
+    // The store's order: by iteration, then id.
+    return [...this.runOwn].sort((a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.id - b.id);
   }
 
   recordHoldout(h: HoldoutRecord): Promise<number> {
@@ -125,72 +150,6 @@ export class ScopedLedger implements TrialLedger {
 
   holdoutPeeks(dataset: string, holdoutHash: string): Promise<number> {
     return this.inner.holdoutPeeks(dataset, holdoutHash);
-  }
-}
-
-export const HARNESS_ERROR = "harness error";
-
-/**
- * Runs the driver's candidate through the loop's own evaluation inside the proposal, so that an
- * evaluation that throws (a harness bug, e.g. the simulator rejecting a config the config parser
- * accepted) becomes a crashed backtest in the ledger instead of killing the whole comparison. It
- * is recorded and reported as "harness error: …"; the loop reuses a successful outcome unchanged.
- */
-export class GuardedDriver implements Driver {
-  constructor(
-    private readonly inner: Driver,
-    private readonly ledger: TrialLedger,
-    private readonly run: { readonly dataset: string; readonly windowHash: string },
-  ) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-
-  async propose(ctx: DriverContext): Promise<Proposal> {
-    const proposal = await this.inner.propose(ctx);
-    const candidate = proposal.candidate;
-    if (!candidate || proposal.outcome) return proposal;
-    try {
-      return { ...proposal, outcome: await ctx.evaluate(candidate) };
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      const reason = `${HARNESS_ERROR}: ${(err as Error).message.split("\n")[0]}`;
-      const trialId = await this.ledger.record({
-        dataset: this.run.dataset,
-        windowHash: this.run.windowHash,
-        runId: ctx.runId,
-        iteration: ctx.iteration,
-        driver: this.inner.name,
-        ...(candidate.name ? { strategyName: candidate.name } : {}),
-        ...(candidate.family ? { family: candidate.family } : {}),
-        codeHash: normalisedHash(candidate.code),
-        configHash: normalisedHash(candidate.configYaml),
-        status: "crashed",
-        independent: false,
-        reasons: [reason],
-        idempotencyKey: `${ctx.runId}:${ctx.iteration}:harness-error`,
-      });
-      return {
-        ...proposal,
-        outcome: {
-          status: "crashed",
-          reasons: [reason],
-          gates: [],
-          distance: 1,
-          error: { kind: "config", message: reason },
-          ...(candidate.name ? { strategyName: candidate.name } : {}),
-          ...(candidate.family ? { family: candidate.family } : {}),
-          trialId,
-        },
-        trialIds: [...(proposal.trialIds ?? []), trialId],
-        backtests: (proposal.backtests ?? 0) + 1,
-      };
-    }
-  }
-
-  decide(...args: Parameters<Driver["decide"]>): ReturnType<Driver["decide"]> {
-    return this.inner.decide(...args);
   }
 }
 
@@ -370,7 +329,6 @@ export function runFigures(
     families: [...new Set(iterations.flatMap((i) => (i.family ? [i.family] : [])))].sort(),
     final: finalCandidate,
     crashed: iterations.filter((i) => i.status === "crashed").length,
-    harnessErrors: iterations.filter((i) => i.reasons.some((r) => r.startsWith(HARNESS_ERROR))).length,
     wallMs,
   };
 }
@@ -417,7 +375,7 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
       source: "compare",
     });
     const frozen = frozenOf(created);
-    const scoped = new ScopedLedger(ledger, baseline);
+    const scoped = new ScopedLedger(ledger, baseline, created.id);
     const controller = new AbortController();
     const stopOuter = () => controller.abort();
     o.signal?.addEventListener("abort", stopOuter, { once: true });
@@ -441,7 +399,9 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
         ledger: scoped,
         windows: new RunWindows(bars, frozen.config),
         sandbox: jobSandbox,
-        driver: new GuardedDriver(driver, scoped, { dataset, windowHash }),
+        // No guard around the driver: evaluation turns anything a candidate makes the simulator
+        // throw into a crashed backtest, so an exception here is a harness bug and stops the comparison.
+        driver,
         onIteration: (it) => {
           if (it.status === "passed") passes++;
           o.onProgress?.(progress(false));

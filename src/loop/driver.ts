@@ -4,7 +4,9 @@
  * a heuristic, a genetic algorithm or random search and be judged by the same rules.
  *
  * Drivers must be resumable: everything they need to continue is in `DriverContext` (the run's
- * history and seed), never only in memory, because a run can resume in another process.
+ * history and seed), never only in memory, because a run can resume in another process. For the
+ * same reason one driver instance serves every island of a run: an island is nothing but its
+ * context (its own history, seed and migrants).
  */
 
 import type { Decision, IterationSummary, Nudge, TokenUsage } from "../domain/run.ts";
@@ -12,6 +14,7 @@ import type { RunConfig } from "../domain/run-config.ts";
 import type { SearchSideConfig } from "../llm/prompt.ts";
 import type { Candidate, EvaluationError } from "./evaluate.ts";
 import type { GateResult } from "./gates.ts";
+import type { Migrant } from "./islands.ts";
 
 /** A candidate with what the driver says about it. */
 export interface ProposedCandidate extends Candidate {
@@ -46,9 +49,20 @@ export interface DriverContext {
   readonly iteration: number;
   readonly brief: string;
   readonly config: DriverRunConfig;
+  /** The island's seed (the run's seed on island 0, so a run without islands is unchanged). */
   readonly seed: number;
-  /** This run's earlier iterations, oldest first. */
+  /** This island's earlier iterations, oldest first (the whole run's when it has one island). */
   readonly history: readonly IterationSummary[];
+  /** Which island this iteration belongs to, of how many (src/loop/islands.ts); absent = 0 of 1. */
+  readonly island?: number;
+  readonly islands?: number;
+  /** The other islands' best as of the last migration: a driver may build on them. */
+  readonly migrants?: readonly Migrant[];
+  /**
+   * Configs the other islands already evaluated: not to learn from (islands search on their own)
+   * but to avoid, since the same config again is only flagged as a duplicate of theirs.
+   */
+  readonly triedElsewhere?: readonly string[];
   /** Nudges this iteration must use (they take priority over the driver's own plan). */
   readonly nudges: readonly Nudge[];
   readonly signal: AbortSignal;

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Sandbox } from "../backtest/sandbox/index.ts";
-import { lowerBound } from "../domain/bars.ts";
+import { type Bars, lowerBound } from "../domain/bars.ts";
 import {
   type Decision,
   eventId,
@@ -28,6 +28,14 @@ import { driverView } from "./driver.ts";
 import { type Evaluation, evaluateCandidate } from "./evaluate.ts";
 import type { FoldExecutors } from "./fold-executor.ts";
 import { evaluateHoldout } from "./holdout.ts";
+import {
+  islandHistory,
+  islandOf,
+  islandSeed,
+  islandSettings,
+  migrantsFor,
+  triedElsewhere,
+} from "./islands.ts";
 import { type Judgement, judge } from "./judge.ts";
 import type { TrialLedger } from "./ledger.ts";
 import type { RunRecord, RunRepository } from "./run-repository.ts";
@@ -49,6 +57,8 @@ export interface LoopDeps {
 
 export interface CompletedIteration {
   readonly n: number;
+  /** The island the iteration belongs to (0 in a run without islands). */
+  readonly island: number;
   readonly status: IterationStatus;
   readonly name: string | null;
   readonly family: string | null;
@@ -109,6 +119,22 @@ export function isDatabaseDown(err: unknown): boolean {
 /** Sleeps, returning early (without throwing) when the signal aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, undefined, { signal }).catch(() => undefined);
+}
+
+/**
+ * Resampled search bars by timeframe, per search-bars object: shared by every iteration of a run and
+ * by every run in this process on the same window (the window cache hands out one object per
+ * window). Bars are never mutated after loading, so sharing is safe; a WeakMap lets them go.
+ */
+const resampledCache = new WeakMap<Bars, Map<string, Bars>>();
+
+function resampledOf(bars: Bars): Map<string, Bars> {
+  let m = resampledCache.get(bars);
+  if (!m) {
+    m = new Map();
+    resampledCache.set(bars, m);
+  }
+  return m;
 }
 
 const CURVE_POINTS = 200;
@@ -351,10 +377,16 @@ export class ResearchLoop {
     const config = this.frozen.config;
     const n = (await runs.lastIteration(this.runId)) + 1;
     const history = await runs.history(this.runId);
+    // Islands take turns; each sees only its own iterations, plus the others' best as migrants.
+    const islands = islandSettings(config.loop);
+    const island = islandOf(n, islands.islands);
+    const own = islandHistory(history, island, islands.islands);
+    const migrants = migrantsFor(history, n, islands);
+    const islandFields = islands.islands > 1 ? { island } : {};
     // The snapshot of nudges this iteration uses; one arriving later waits for the next iteration.
     const nudges = await runs.pendingNudges(this.runId);
     const searchBars = await windows.search();
-    const resampled = new Map();
+    const resampled = resampledOf(searchBars);
     const timings: StageTimings = { proposeMs: 0, compileMs: 0, backtestMs: 0, gateMs: 0, decideMs: 0 };
     const evaluated = new Map<number, { ev: Evaluation; j: Judgement }>();
     const trialIds: number[] = [];
@@ -400,8 +432,12 @@ export class ResearchLoop {
       iteration: n,
       brief: run.brief,
       config: driverView(config),
-      seed: config.loop.seed,
-      history,
+      seed: islandSeed(config.loop.seed, island),
+      history: own,
+      island,
+      islands: islands.islands,
+      migrants,
+      triedElsewhere: triedElsewhere(history, island, islands.islands),
       nudges,
       signal,
       evaluate,
@@ -456,7 +492,7 @@ export class ResearchLoop {
     if (
       decision?.decision === "fix" &&
       crashed &&
-      failedFixesInARow(history) + 1 >= config.loop.max_fix_attempts
+      failedFixesInARow(own) + 1 >= config.loop.max_fix_attempts
     ) {
       forced = `${config.loop.max_fix_attempts} failed fixes in a row: abandoning this idea`;
       decision = { ...decision, decision: "abandon" };
@@ -465,7 +501,7 @@ export class ResearchLoop {
     if (
       outcome &&
       isDup(outcome.reasons) &&
-      isDup(history.at(-1)?.reasons ?? []) &&
+      isDup(own.at(-1)?.reasons ?? []) &&
       decision?.decision !== "new_approach"
     ) {
       forced = "repeated near-duplicates: forcing a new approach";
@@ -504,6 +540,12 @@ export class ResearchLoop {
       type: "iteration.completed",
       payload: {
         n,
+        ...islandFields,
+        ...(migrants.length > 0
+          ? {
+              migrants: migrants.map((m) => ({ island: m.island, n: m.iteration.n, name: m.iteration.name })),
+            }
+          : {}),
         name,
         family,
         status,
@@ -534,6 +576,7 @@ export class ResearchLoop {
         type: "gate.passed",
         payload: {
           n,
+          ...islandFields,
           name,
           family,
           metrics,
@@ -599,6 +642,7 @@ export class ResearchLoop {
     );
     const done: CompletedIteration = {
       n,
+      island,
       status,
       name,
       family,

@@ -115,6 +115,53 @@ walk_forward: { folds: 3, warmup_bars: 200 }
     expect(show.split("\n").filter((l) => /^[123] {3}\S/.test(l))).toHaveLength(3);
   });
 
+  it("--islands runs sub-searches and shows each iteration's island, live and in runs show", async () => {
+    const override = join(dir, "islands.yaml");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      override,
+      `dataset: { symbol: CLIUSD, timeframe: 1h }
+windows:
+  search: { start: "2020-01-01", end: "2021-07-01" }
+  holdout: { start: "2021-07-01", end: "2021-12-01" }
+walk_forward: { folds: 3, warmup_bars: 200 }
+loop: { migrate_every: 2 }
+`,
+    );
+    const args = ["run", "--preset", "lenient", "--config", override, "--driver", "ga"];
+    const out = await cli([
+      ...args,
+      "--islands",
+      "2",
+      "--max-iterations",
+      "4",
+      "--results",
+      join(dir, "i.tsv"),
+    ]);
+    expect(out).toContain("2 islands (seeds 1…2), migrating each island's best every 2 iterations");
+    expect(out).toMatch(/^# {3}isl name/m);
+    const rows = out.split("\n").filter((l) => /^[1-4] {3}[01] {3}\S/.test(l));
+    expect(rows.map((r) => r.slice(0, 8).replace(/\s+/g, " ").trim())).toEqual(["1 0", "2 1", "3 0", "4 1"]);
+    const runId = /run (r-[0-9a-f]{8})/.exec(out)?.[1] as string;
+    const show = await cli(["runs", "show", runId]);
+    expect(show.split("\n").filter((l) => /^[1-4] {3}[01] {3}\S/.test(l))).toHaveLength(4);
+    const json = JSON.parse(await cli(["runs", "show", runId, "--json"])) as {
+      iterations: { n: number; island: number }[];
+    };
+    expect(json.iterations.map((i) => [i.n, i.island])).toEqual([
+      [1, 0],
+      [2, 1],
+      [3, 0],
+      [4, 1],
+    ]);
+
+    // Out of range: a clear error naming the key, and no run is created.
+    const before = (await new PgRunRepository(db).listRuns(100)).length;
+    await expect(cli([...args, "--islands", "17"])).rejects.toThrow(/loop\.islands: at most 16 islands/);
+    await expect(cli([...args, "--islands", "two"])).rejects.toThrow(/loop\.islands/);
+    expect((await new PgRunRepository(db).listRuns(100)).length).toBe(before);
+  });
+
   it("names an unknown preset and a missing config file before touching the store", async () => {
     await expect(cli(["run", "--preset", "nope"])).rejects.toThrow(
       /unknown preset "nope"; available: lenient/,

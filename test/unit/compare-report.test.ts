@@ -53,7 +53,6 @@ function run(p: Partial<RunFigures> & Pick<RunFigures, "driver" | "seed">): RunF
     families: [],
     final: null,
     crashed: 0,
-    harnessErrors: 0,
     wallMs: 1000,
     ...p,
   };

@@ -20,6 +20,7 @@ import type { ParamValue } from "../../backtest/strategy-config.ts";
 import type { Decision, IterationSummary } from "../../domain/run.ts";
 import { createRandom, type Random } from "../../market/prng.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
+import type { Migrant } from "../islands.ts";
 import type { Library, LibraryEntry } from "../library.ts";
 import {
   describeParamChanges,
@@ -36,7 +37,9 @@ import {
   shuffled,
   timeframeChoices,
 } from "./genome.ts";
-import { historyWith } from "./verdict.ts";
+import { compareFitness, type Fitness, fitnessOf, historyWith } from "./verdict.ts";
+
+export { compareFitness, type Fitness, fitnessOf } from "./verdict.ts";
 
 export interface GaOptions {
   /** Individuals per generation. Default 8. */
@@ -64,20 +67,6 @@ const DEFAULTS: Settings = {
   switchRate: 0.08,
 };
 
-/** [tier, score]: tier 2 passed, 1 discarded, 0 crashed or unreadable; higher is better. */
-export type Fitness = readonly [number, number];
-
-export function fitnessOf(s: IterationSummary): Fitness {
-  if (s.status === "passed") return [2, s.metrics?.["sharpe"] ?? 0];
-  if (s.status === "discarded" && s.distance !== null && Number.isFinite(s.distance)) return [1, -s.distance];
-  return [0, 0];
-}
-
-/** Positive when `a` is fitter than `b`. */
-export function compareFitness(a: Fitness, b: Fitness): number {
-  return a[0] - b[0] || a[1] - b[1];
-}
-
 export interface Individual {
   /** Position in the history (0-based) and the iteration number it was evaluated in. */
   readonly index: number;
@@ -96,18 +85,22 @@ function individuals(history: readonly IterationSummary[], library: Library, upT
   return out;
 }
 
-const byFitness = (a: Individual, b: Individual) => compareFitness(b.fitness, a.fitness) || a.index - b.index;
+// On a tie the earlier individual wins; migrants (negative index) after the island's own.
+const order = (i: number) => (i < 0 ? Number.MAX_SAFE_INTEGER + i : i);
+const byFitness = (a: Individual, b: Individual) =>
+  compareFitness(b.fitness, a.fitness) || order(a.index) - order(b.index);
 
 /**
  * The parent pool of generation `g` (≥ 1): generation g−1's individuals plus the `elite` best of
- * everything evaluated before generation g, best first. Crashed configs that cannot be read back
- * (unknown strategy, invalid YAML) never become parents.
+ * everything evaluated before generation g, plus the migrants from other islands, best first.
+ * Crashed configs that cannot be read back (unknown strategy, invalid YAML) never become parents.
  */
 export function parentPool(
   history: readonly IterationSummary[],
   library: Library,
   generation: number,
   options: GaOptions = {},
+  migrants: readonly Migrant[] = [],
 ): Individual[] {
   const s = { ...DEFAULTS, ...options };
   const P = s.populationSize;
@@ -116,6 +109,12 @@ export function parentPool(
   const elites = [...before].sort(byFitness).slice(0, s.elite);
   const pool = [...previous];
   for (const e of elites) if (!pool.some((x) => x.index === e.index)) pool.push(e);
+  // Migrants join as parents with the fitness their island measured (negative indices: they are
+  // not in this island's history, and rank after its own individuals on a tie).
+  migrants.forEach((m, k) => {
+    const genome = genomeFromYaml(library, m.iteration.configYaml);
+    if (genome) pool.push({ index: -1 - k, n: m.iteration.n, genome, fitness: fitnessOf(m.iteration) });
+  });
   return pool.sort(byFitness);
 }
 
@@ -192,6 +191,14 @@ export interface Offspring {
   readonly parents: readonly number[];
 }
 
+/** What an island's ga takes from the rest of the run. */
+export interface IslandInputs {
+  /** Other islands' best: they join the parent pool. */
+  readonly migrants?: readonly Migrant[];
+  /** Configs other islands evaluated: never bred again (they would be duplicates). */
+  readonly elsewhere?: ReadonlySet<string>;
+}
+
 /** The individual that history position `k` evaluates. */
 export function breed(
   history: readonly IterationSummary[],
@@ -199,7 +206,10 @@ export function breed(
   seed: number,
   base: string,
   options: GaOptions = {},
+  island: IslandInputs = {},
 ): Offspring {
+  const migrants = island.migrants ?? [];
+  const elsewhere = island.elsewhere ?? new Set<string>();
   const s = { ...DEFAULTS, ...options };
   const k = history.length;
   const generation = Math.floor(k / s.populationSize);
@@ -208,10 +218,11 @@ export function breed(
   const rng = createRandom(`${seed}:ga:${generation}:${slot}`);
   const tag = `GA generation ${generation}, individual ${slot + 1}/${s.populationSize}`;
 
-  const pool = generation === 0 ? [] : parentPool(history, library, generation, s);
+  const pool = generation === 0 ? [] : parentPool(history, library, generation, s, migrants);
   if (pool.length === 0) {
     const entry = order[slot % order.length] as LibraryEntry;
-    const shipped = slot < order.length;
+    // Another island's population may already hold the shipped config: then random params.
+    const shipped = slot < order.length && !elsewhere.has(genomeYaml(shippedGenome(entry, base)));
     const genome = shipped ? shippedGenome(entry, base) : randomGenome(entry, base, rng);
     return {
       generation,
@@ -223,7 +234,10 @@ export function breed(
     };
   }
 
-  const tried = new Set(history.flatMap((h) => (h.configYaml ? [h.configYaml] : [])));
+  const tried = new Set([
+    ...elsewhere,
+    ...[...history, ...migrants.map((m) => m.iteration)].flatMap((h) => (h.configYaml ? [h.configYaml] : [])),
+  ]);
   let result: Offspring | undefined;
   for (let attempt = 0; attempt < 10 && (!result || tried.has(genomeYaml(result.genome))); attempt++) {
     if (rng.next() < s.switchRate) {
@@ -243,12 +257,15 @@ export function breed(
     const a = tournament(pool, s.tournament, rng);
     const entry = findEntry(library, a.genome.strategy) as LibraryEntry;
     const mates = pool.filter((x) => x.genome.strategy === a.genome.strategy && x.index !== a.index);
+    const name = (x: Individual) => (x.index < 0 ? `#${x.n} (migrant)` : `#${x.n}`);
     let child = a.genome;
     const parents = [a.n];
+    const names = [name(a)];
     if (mates.length > 0 && rng.next() < s.crossoverRate) {
       const b = tournament(mates, s.tournament, rng);
       child = crossover(a.genome, b.genome, rng);
       parents.push(b.n);
+      names.push(name(b));
     }
     // Later attempts take bigger steps so a crowded neighbourhood still yields something new.
     const mutated = mutate(entry, child, base, s.mutationSigma * (1 + attempt), rng);
@@ -259,10 +276,14 @@ export function breed(
       entry,
       genome: mutated,
       parents,
-      hypothesis: `${tag}: ${entry.name} bred from ${parents.map((p) => `#${p}`).join(" × ")}${changes ? ` (${changes})` : ""}`,
+      hypothesis: `${tag}: ${entry.name} bred from ${names.join(" × ")}${changes ? ` (${changes})` : ""}`,
     };
   }
   return result as Offspring;
+}
+
+function islandInputs(ctx: DriverContext): IslandInputs {
+  return { migrants: ctx.migrants ?? [], elsewhere: new Set(ctx.triedElsewhere ?? []) };
 }
 
 export class GaDriver implements Driver {
@@ -280,7 +301,14 @@ export class GaDriver implements Driver {
   }
 
   async propose(ctx: DriverContext): Promise<Proposal> {
-    const o = breed(ctx.history, this.library, ctx.seed, ctx.config.dataset.timeframe, this.options);
+    const o = breed(
+      ctx.history,
+      this.library,
+      ctx.seed,
+      ctx.config.dataset.timeframe,
+      this.options,
+      islandInputs(ctx),
+    );
     return { candidate: genomeCandidate(o.entry, o.genome, o.hypothesis), hypothesis: o.hypothesis };
   }
 
@@ -290,7 +318,14 @@ export class GaDriver implements Driver {
     outcome: CandidateOutcome,
   ): Promise<Decision> {
     const history = historyWith(ctx, candidate, outcome);
-    const next = breed(history, this.library, ctx.seed, ctx.config.dataset.timeframe, this.options);
+    const next = breed(
+      history,
+      this.library,
+      ctx.seed,
+      ctx.config.dataset.timeframe,
+      this.options,
+      islandInputs(ctx),
+    );
     const ranked = individuals(history, this.library, history.length).sort(byFitness);
     const best = ranked[0];
     const verdict =

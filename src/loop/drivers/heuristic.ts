@@ -13,7 +13,9 @@
  *                            `maxTunes` passes in a row, new_approach, for diversity);
  *  - other gates (DSR, folds) → tune: a small perturbation.
  *
- * A strategy gets at most `maxTunes` tune steps in a row before the driver moves on.
+ * A strategy gets at most `maxTunes` tune steps in a row before the driver moves on. On an island
+ * (src/loop/islands.ts), moving on first looks at the migrants: another island's best that beats
+ * everything this island found is adopted once, perturbed, and tuned from.
  *
  * Everything is a pure function of the run's history and seed: `decide` plans the next step on the
  * history plus the outcome in hand; `propose` re-plans the same step from the stored history and
@@ -26,6 +28,7 @@ import type { RiskConfig, SizingConfig } from "../../domain/strategy-config.ts";
 import { timeframeMs } from "../../domain/timeframe.ts";
 import { createRandom } from "../../market/prng.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
+import { betterMigrant, type Migrant, migrantTag } from "../islands.ts";
 import type { Library, LibraryEntry } from "../library.ts";
 import {
   clampParam,
@@ -64,6 +67,10 @@ interface Env {
   readonly base: string;
   readonly maxTunes: number;
   readonly sharpeMin: number;
+  /** Other islands' best, as of the last migration. */
+  readonly migrants: readonly Migrant[];
+  /** Configs other islands of the run already evaluated (a rerun would only be a duplicate). */
+  readonly elsewhere: ReadonlySet<string>;
 }
 
 const SHORTEN = 0.6;
@@ -176,8 +183,25 @@ function perturb(entry: LibraryEntry, g: Genome, env: Env, salt: string, tried: 
   return best;
 }
 
-function triedConfigs(h: readonly IterationSummary[]): Set<string> {
-  return new Set(h.flatMap((s) => (s.configYaml ? [s.configYaml] : [])));
+/** Configs this island ran, and those other islands of the run ran. */
+function triedConfigs(h: readonly IterationSummary[], env: Env): Set<string> {
+  return new Set([...env.elsewhere, ...h.flatMap((s) => (s.configYaml ? [s.configYaml] : []))]);
+}
+
+/**
+ * A strategy's shipped config, or, when another island already ran it, a small perturbation of it
+ * (the same config again would only be flagged as a duplicate).
+ */
+function shippedOrNear(
+  entry: LibraryEntry,
+  h: readonly IterationSummary[],
+  env: Env,
+): { genome: Genome; as: string } {
+  const shipped = shippedGenome(entry, env.base);
+  if (!env.elsewhere.has(genomeYaml(shipped))) return { genome: shipped, as: "as shipped" };
+  const genome = perturb(entry, shipped, env, `shipped:${h.length}`, triedConfigs(h, env));
+  const changes = describeParamChanges(shipped.params, genome.params) || "same params";
+  return { genome, as: `near its shipped config (${changes}; another island ran it as shipped)` };
 }
 
 function firstReason(s: IterationSummary): string {
@@ -209,18 +233,58 @@ function passesInARow(h: readonly IterationSummary[]): number {
   return k;
 }
 
-function start(env: Env, why: string, decision: DecisionKind, rationale: string): HeuristicStep {
+function start(
+  h: readonly IterationSummary[],
+  env: Env,
+  why: string,
+  decision: DecisionKind,
+  rationale: string,
+): HeuristicStep {
   const entry = env.order[0] as LibraryEntry;
+  const { genome, as } = shippedOrNear(entry, h, env);
   return {
     decision,
     rationale,
     entry,
-    genome: shippedGenome(entry, env.base),
-    hypothesis: `${entry.name} (${entry.family}) as shipped${why}: ${entry.description}`,
+    genome,
+    hypothesis: `${entry.name} (${entry.family}) ${as}${why}: ${entry.description}`,
   };
 }
 
-/** The next library strategy not tried yet, preferring another family; else revisit the best one. */
+/**
+ * Another island's best, when it beats everything this island found and was not adopted yet: a
+ * small perturbation of it, to tune from there.
+ */
+function adoptMigrant(
+  h: readonly IterationSummary[],
+  env: Env,
+  decision: "new_approach" | "abandon",
+  rationale: string,
+  why: string,
+): HeuristicStep | undefined {
+  const m = betterMigrant(h, env.migrants);
+  if (!m) return undefined;
+  const tag = migrantTag(m);
+  if (h.some((s) => s.hypothesis?.includes(tag))) return undefined;
+  const entry = findEntry(env.library, m.iteration.name);
+  const g = genomeFromYaml(env.library, m.iteration.configYaml);
+  if (!entry || !g) return undefined;
+  const tried = triedConfigs([...h, m.iteration], env);
+  const genome = perturb(entry, g, env, `migrant:${h.length}`, tried);
+  const changes = describeParamChanges(g.params, genome.params) || "same params";
+  return {
+    decision,
+    rationale: `${rationale} ${tag} beats this island's best: tune from it.`,
+    entry,
+    genome,
+    hypothesis: `${entry.name} tuned from ${tag} (${changes})${why}`,
+  };
+}
+
+/**
+ * A better migrant first; else the next library strategy not tried yet, preferring another
+ * family; else revisit the best one.
+ */
 function moveOn(
   h: readonly IterationSummary[],
   env: Env,
@@ -229,17 +293,24 @@ function moveOn(
 ): HeuristicStep {
   const last = h.at(-1);
   const tried = new Set(h.map((s) => s.name));
-  const untried = env.order.filter((e) => !tried.has(e.name));
+  // Strategies no island has tried come before those another island is already working on.
+  const busy = new Set([...env.elsewhere].map((y) => /^strategy: (\S+)/m.exec(y)?.[1]));
+  const untried = env.order
+    .filter((e) => !tried.has(e.name))
+    .sort((a, b) => Number(busy.has(a.name)) - Number(busy.has(b.name)));
   const other = untried.find((e) => e.family !== last?.family);
   const next = (decision === "new_approach" ? other : undefined) ?? untried[0];
   const why = last ? ` after #${last.n} (${last.name ?? "?"}: ${firstReason(last)})` : "";
+  const adopted = adoptMigrant(h, env, decision, rationale, why);
+  if (adopted) return adopted;
   if (next) {
+    const { genome, as } = shippedOrNear(next, h, env);
     return {
       decision,
       rationale,
       entry: next,
-      genome: shippedGenome(next, env.base),
-      hypothesis: `${next.name} (${next.family}) as shipped${why}: ${next.description}`,
+      genome,
+      hypothesis: `${next.name} (${next.family}) ${as}${why}: ${next.description}`,
     };
   }
   // Every strategy has had its turn: go back to the best config seen on another strategy.
@@ -254,8 +325,8 @@ function moveOn(
     );
   const pick = ranked.find((x) => x.s.name !== last?.name) ?? ranked[0];
   const entry = findEntry(env.library, pick?.s.name);
-  if (!pick || !entry) return start(env, why, decision, rationale);
-  const genome = perturb(entry, pick.g as Genome, env, `revisit:${h.length}`, triedConfigs(h));
+  if (!pick || !entry) return start(h, env, why, decision, rationale);
+  const genome = perturb(entry, pick.g as Genome, env, `revisit:${h.length}`, triedConfigs(h, env));
   const changes = describeParamChanges((pick.g as Genome).params, genome.params);
   return {
     decision,
@@ -273,7 +344,7 @@ function fix(
   env: Env,
 ): HeuristicStep {
   const shipped = shippedGenome(entry, env.base);
-  const tried = triedConfigs(h);
+  const tried = triedConfigs(h, env);
   // The shipped config already ran in this run: a rerun would only be flagged as a duplicate.
   const genome = tried.has(genomeYaml(shipped))
     ? perturb(entry, shipped, env, `fix:${h.length}`, tried)
@@ -348,7 +419,7 @@ function explore(
   g: Genome,
   env: Env,
 ): HeuristicStep {
-  const genome = perturb(entry, g, env, `tune:${h.length}`, triedConfigs(h));
+  const genome = perturb(entry, g, env, `tune:${h.length}`, triedConfigs(h, env));
   const changes = describeParamChanges(g.params, genome.params) || "same params";
   const passed = last.status === "passed";
   return {
@@ -369,7 +440,7 @@ export function planNext(
   forced?: DecisionKind | null,
 ): HeuristicStep {
   const last = h.at(-1);
-  if (!last) return start(env, "", "new_approach", "Start with the first library strategy.");
+  if (!last) return start(h, env, "", "new_approach", "Start with the first library strategy.");
   const entry = findEntry(env.library, last.name);
   const genome = genomeFromYaml(env.library, last.configYaml);
   const f = failedChecks(last);
@@ -519,6 +590,8 @@ export class HeuristicDriver implements Driver {
       base: ctx.config.dataset.timeframe,
       maxTunes: this.maxTunes,
       sharpeMin: ctx.config.gates.sharpe_min,
+      migrants: ctx.migrants ?? [],
+      elsewhere: new Set(ctx.triedElsewhere ?? []),
     };
   }
 

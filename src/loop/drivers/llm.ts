@@ -8,12 +8,13 @@ import type { Decision, IterationSummary } from "../../domain/run.ts";
 import { type ChatCompleter, runAgentSession } from "../../llm/agent.ts";
 import type { BacktestOutput } from "../../llm/agent-tools.ts";
 import type { LlmClient } from "../../llm/client.ts";
-import { briefVariant, buildPrompt, promptRunStateOf } from "../../llm/prompt.ts";
+import { briefVariant, buildPrompt, formatMigrants, promptRunStateOf } from "../../llm/prompt.ts";
 import type { StructuredMode } from "../../llm/structured.ts";
 import { loadLibrary, loadNotes, Workspace } from "../../llm/workspace.ts";
 import type { WorkspaceFileStore } from "../../store/workspace-files.ts";
 import { coverageOf, coverageTimeframes, formatCoverage, libraryFamilies } from "../coverage.ts";
 import type { CandidateOutcome, Driver, DriverContext, Proposal, ProposedCandidate } from "../driver.ts";
+import { runSeedOf } from "../islands.ts";
 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
 
@@ -73,12 +74,15 @@ export function llmDriver(o: LlmDriverOptions): Driver {
     },
     async propose(ctx: DriverContext): Promise<Proposal> {
       const config = ctx.config;
+      const island = ctx.island ?? 0;
+      const islands = ctx.islands ?? 1;
       const prompt = buildPrompt({
         state: promptRunStateOf(config, {
           runId: ctx.runId,
           iteration: ctx.iteration,
-          // The run's seeded angle on the brief: parallel runs with one brief start in different places.
-          brief: briefVariant(ctx.brief, ctx.seed),
+          // The run's seeded angle on the brief: parallel runs with one brief start in different
+          // places, and so do the islands of one run (angles offset by island from the run's).
+          brief: briefVariant(ctx.brief, runSeedOf(ctx.seed, island), island),
           ...(ctx.history.at(-1)?.nextHypothesis
             ? { nextHypothesis: ctx.history.at(-1)?.nextHypothesis as string }
             : {}),
@@ -89,7 +93,19 @@ export function llmDriver(o: LlmDriverOptions): Driver {
           timeframes: coverageTimeframes(config.dataset.timeframe),
         }),
         nudges: ctx.nudges.map((n) => `${n.author}: ${n.text}`),
-        // The run seed (not seed + iteration): the system prompt's jitter must hold for the whole run.
+        ...(islands > 1
+          ? {
+              island: {
+                index: island,
+                of: islands,
+                migrants: formatMigrants(
+                  (ctx.migrants ?? []).map((m) => ({ island: m.island, ...m.iteration })),
+                ),
+              },
+            }
+          : {}),
+        // The island's seed (not seed + iteration): the system prompt's jitter holds for the whole
+        // run on one island, so the server's prefix cache does too, and differs between islands.
         seed: ctx.seed,
       });
       const workspace = new Workspace({ runId: ctx.runId, store: o.files, library, notes });

@@ -68,3 +68,17 @@ export function historyWith(
   h.push(summaryOf(ctx.iteration, candidate, outcome));
   return h;
 }
+
+/** [tier, score]: tier 2 passed, 1 discarded, 0 crashed or unreadable; higher is better. */
+export type Fitness = readonly [number, number];
+
+export function fitnessOf(s: IterationSummary): Fitness {
+  if (s.status === "passed") return [2, s.metrics?.["sharpe"] ?? 0];
+  if (s.status === "discarded" && s.distance !== null && Number.isFinite(s.distance)) return [1, -s.distance];
+  return [0, 0];
+}
+
+/** Positive when `a` is fitter than `b`. */
+export function compareFitness(a: Fitness, b: Fitness): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
