@@ -445,6 +445,10 @@ export class ResearchLoop {
 
     const tp = performance.now();
     const proposal = await driver.propose(ctx);
+    // Cut short (pause, stop, shutdown): what the driver returns now is an artefact of the abort
+    // (a model call torn down mid-answer reads as a model error), so nothing is committed and the
+    // nudges stay pending for the redo. Trials already judged keep their idempotency keys.
+    signal.throwIfAborted();
     timings.proposeMs = performance.now() - tp - timings.compileMs - timings.backtestMs - timings.gateMs;
     const tokens = proposal.usage ?? NO_TOKENS;
     const candidate = proposal.candidate;
@@ -603,6 +607,7 @@ export class ResearchLoop {
       });
     }
 
+    signal.throwIfAborted();
     const committed = await runs.commitIteration(
       {
         runId: this.runId,

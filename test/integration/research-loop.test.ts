@@ -191,6 +191,32 @@ describe("research loop", () => {
     expect(events.filter((e) => e.type === "iteration.completed")).toHaveLength(1);
   });
 
+  it("commits nothing of an iteration cut short by a pause or shutdown: its nudge waits for the redo", async () => {
+    const run = await createRun(runs, {
+      brief: "cut short",
+      config: runConfig("budgets: { max_iterations: 2 }"),
+      driver: "heuristic",
+    });
+    await runs.setStatus(run.id, "running", null, [], ["created"]);
+    await runs.addNudge({ runId: run.id, author: "alice", source: "cli", text: "try rsi" });
+    const loop = buildLoop(run, { db, driver: await driver(), sandbox });
+    // The abort lands while the driver works (here: before it starts, the earliest point).
+    const cut = new AbortController();
+    cut.abort(new Error("worker closing"));
+    await expect(loop.iterate((await runs.getRun(run.id)) as never, cut.signal)).rejects.toThrow(
+      /worker closing/,
+    );
+    expect(await runs.iterations(run.id)).toHaveLength(0);
+    expect((await runs.pendingNudges(run.id)).map((x) => x.text)).toEqual(["try rsi"]);
+    expect((await runs.pendingEvents(100, run.id)).filter((e) => e.type === "iteration.completed")).toHaveLength(
+      0,
+    );
+    // The redo uses the nudge.
+    const redo = await loop.iterate((await runs.getRun(run.id)) as never, new AbortController().signal);
+    expect(redo.n).toBe(1);
+    expect(await runs.pendingNudges(run.id)).toHaveLength(0);
+  });
+
   it("honours a pause from another process before the next iteration and resumes where it left off", async () => {
     const run = await createRun(runs, {
       brief: "pause",
