@@ -208,9 +208,9 @@ describe("research loop", () => {
     );
     expect(await runs.iterations(run.id)).toHaveLength(0);
     expect((await runs.pendingNudges(run.id)).map((x) => x.text)).toEqual(["try rsi"]);
-    expect((await runs.pendingEvents(100, run.id)).filter((e) => e.type === "iteration.completed")).toHaveLength(
-      0,
-    );
+    expect(
+      (await runs.pendingEvents(100, run.id)).filter((e) => e.type === "iteration.completed"),
+    ).toHaveLength(0);
     // The redo uses the nudge.
     const redo = await loop.iterate((await runs.getRun(run.id)) as never, new AbortController().signal);
     expect(redo.n).toBe(1);
