@@ -30,8 +30,19 @@ function toTrial(r: TrialRow): LedgerTrial {
 
 const TRIAL_COLUMNS = "id, run_id, iteration, code_hash, config_hash, sharpe, first_day, daily_returns";
 
+/** Runs whose trials are kept in memory; a worker serving more runs re-reads the oldest in full. */
+const CACHED_RUNS = 16;
+
 /** The trial ledger in Postgres (or PGlite). Every statement is parameterised. */
 export class PgTrialLedger implements TrialLedger {
+  /**
+   * A run's trials read so far, by run. The loop's duplicate check reads every trial of its run
+   * (with daily returns) on every iteration, which in full is quadratic over a night-long run;
+   * trials are append-only and one process at a time writes a run's trials (its iterations are
+   * sequential), so each read only fetches ids above the highest one already held.
+   */
+  private readonly runCache = new Map<string, { trials: LedgerTrial[]; maxId: number }>();
+
   constructor(private readonly db: Queryable) {}
 
   async record(t: NewTrial): Promise<number> {
@@ -92,11 +103,23 @@ export class PgTrialLedger implements TrialLedger {
   }
 
   async runTrials(runId: string): Promise<LedgerTrial[]> {
+    const held = this.runCache.get(runId) ?? { trials: [], maxId: 0 };
     const { rows } = await this.db.query<TrialRow>(
-      `SELECT ${TRIAL_COLUMNS} FROM trials WHERE run_id = $1 ORDER BY iteration, id`,
-      [runId],
+      `SELECT ${TRIAL_COLUMNS} FROM trials WHERE run_id = $1 AND id > $2 ORDER BY id`,
+      [runId, held.maxId],
     );
-    return rows.map(toTrial);
+    if (rows.length > 0) {
+      const fresh = rows.map(toTrial);
+      held.trials = [...held.trials, ...fresh].sort(
+        (a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.id - b.id,
+      );
+      held.maxId = Math.max(held.maxId, ...fresh.map((t) => t.id));
+    }
+    // Most recently used last, so the first key is the one to drop.
+    this.runCache.delete(runId);
+    this.runCache.set(runId, held);
+    if (this.runCache.size > CACHED_RUNS) this.runCache.delete(this.runCache.keys().next().value as string);
+    return [...held.trials];
   }
 
   async recordHoldout(h: HoldoutRecord): Promise<number> {

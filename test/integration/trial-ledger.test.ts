@@ -167,6 +167,48 @@ describe.each(backends)("trial ledger on $name", ({ name, open }) => {
     expect(rows[0]?.n).toBe(1);
   });
 
+  it("a long-lived ledger reads a run's trials incrementally and still answers what a fresh read does", async () => {
+    const worker1 = new PgTrialLedger(db);
+    const worker2 = new PgTrialLedger(db);
+    const add = (l: PgTrialLedger, iteration: number, k: string, day = 0.001) =>
+      l.record({
+        dataset: "INC:1h",
+        windowHash: "w",
+        runId: "inc-run",
+        iteration,
+        driver: "ga",
+        codeHash: `c${k}`,
+        configHash: `k${k}`,
+        status: "discarded",
+        independent: true,
+        sharpe: 0.5,
+        daily: { firstDay: Date.UTC(2020, 0, 1), returns: Float64Array.from([day, -day, 2 * day]) },
+        idempotencyKey: `inc-run:${k}`,
+      });
+    const fresh = () => new PgTrialLedger(db).runTrials("inc-run");
+    await add(worker1, 1, "a");
+    await add(worker1, 2, "b");
+    expect(await worker1.runTrials("inc-run")).toEqual(await fresh());
+    // The run moves to another worker for iteration 3, then comes back; a redone iteration 2
+    // records a second candidate after iteration 3's trial: the order stays (iteration, id).
+    await add(worker2, 3, "c");
+    await add(worker2, 2, "b2", 0.002);
+    const seen = await worker1.runTrials("inc-run");
+    expect(seen.map((t) => [t.iteration, t.codeHash])).toEqual([
+      [1, "ca"],
+      [2, "cb"],
+      [2, "cb2"],
+      [3, "cc"],
+    ]);
+    expect(seen).toEqual(await fresh());
+    // A retried record (same idempotency key) is still one trial.
+    await add(worker1, 3, "c");
+    expect(await worker1.runTrials("inc-run")).toHaveLength(4);
+    // Callers may mutate what they get without touching the ledger's copy.
+    seen.pop();
+    expect(await worker1.runTrials("inc-run")).toHaveLength(4);
+  });
+
   it("stores daily returns compactly and reads them back", async () => {
     const ledger = new PgTrialLedger(db);
     const ev = evaluation(77, 0.001, 30);
