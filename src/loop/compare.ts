@@ -61,18 +61,10 @@ function asStored(d: DailySeries | undefined): DailySeries | null {
  */
 export class ScopedLedger implements TrialLedger {
   private readonly own: (LedgerTrial & { readonly independent: boolean })[] = [];
-  /** Every trial of `freshRun` recorded through this instance, any window. */
-  private readonly runOwn: LedgerTrial[] = [];
 
-  /**
-   * `freshRun`: a run created just now whose every trial is recorded through this instance, so its
-   * trials can be answered from memory. The loop's duplicate check reads them on every iteration,
-   * which from the database is quadratic in the budget (each read returns every daily series).
-   */
   constructor(
     private readonly inner: TrialLedger,
     private readonly baseline: Baseline,
-    private readonly freshRun?: string,
   ) {}
 
   static async snapshot(inner: TrialLedger, dataset: string, windowHash: string): Promise<Baseline> {
@@ -95,17 +87,6 @@ export class ScopedLedger implements TrialLedger {
 
   async record(t: NewTrial): Promise<number> {
     const id = await this.inner.record(t);
-    if (this.freshRun !== undefined && t.runId === this.freshRun && !this.runOwn.some((o) => o.id === id)) {
-      this.runOwn.push({
-        id,
-        runId: t.runId,
-        iteration: t.iteration ?? null,
-        codeHash: t.codeHash,
-        configHash: t.configHash,
-        sharpe: t.sharpe ?? null,
-        daily: asStored(t.daily),
-      });
-    }
     // A retried iteration returns the id it already had: one trial, counted once.
     if (this.scoped(t.dataset, t.windowHash) && !this.own.some((o) => o.id === id)) {
       this.own.push({
@@ -138,10 +119,9 @@ export class ScopedLedger implements TrialLedger {
     return [...mine, ...this.baseline.recent].slice(0, limit);
   }
 
-  async runTrials(runId: string): Promise<LedgerTrial[]> {
-    if (runId !== this.freshRun) return this.inner.runTrials(runId);
-    // The store's order: by iteration, then id.
-    return [...this.runOwn].sort((a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.id - b.id);
+  /** The store's answer: PgTrialLedger already reads a run's trials incrementally. */
+  runTrials(runId: string): Promise<LedgerTrial[]> {
+    return this.inner.runTrials(runId);
   }
 
   recordHoldout(h: HoldoutRecord): Promise<number> {
@@ -375,7 +355,7 @@ export async function compareDrivers(o: CompareOptions): Promise<Comparison> {
       source: "compare",
     });
     const frozen = frozenOf(created);
-    const scoped = new ScopedLedger(ledger, baseline, created.id);
+    const scoped = new ScopedLedger(ledger, baseline);
     const controller = new AbortController();
     const stopOuter = () => controller.abort();
     o.signal?.addEventListener("abort", stopOuter, { once: true });

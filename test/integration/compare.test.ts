@@ -208,39 +208,6 @@ describe("alphaloop compare on synthetic bars (Postgres)", () => {
     expect((await inner.windowStats(dataset, windowHash)).trials).toBe(4);
   });
 
-  it("a scoped ledger answers its fresh run's trials from memory exactly as the store does", async () => {
-    const inner = new PgTrialLedger(db);
-    const baseline = await ScopedLedger.snapshot(inner, "MEM:1h", "w-mem");
-    const scoped = new ScopedLedger(inner, baseline, "fresh");
-    const trial = (n: number, key: string, daily?: number[]) => ({
-      dataset: "MEM:1h",
-      windowHash: "w-mem",
-      runId: "fresh",
-      iteration: n,
-      driver: "test",
-      codeHash: `c${n}`,
-      configHash: `k${key}`,
-      status: daily ? ("discarded" as const) : ("crashed" as const),
-      independent: daily !== undefined,
-      ...(daily
-        ? { sharpe: 0.3 * n, daily: { firstDay: Date.UTC(2020, 0, n), returns: Float64Array.from(daily) } }
-        : {}),
-      idempotencyKey: `fresh:${n}:${key}`,
-    });
-    await scoped.record(trial(1, "a", [0.01, -0.0203, 0.1 / 3]));
-    await scoped.record(trial(2, "b"));
-    await scoped.record(trial(2, "c", [0.02, 0.001]));
-    await scoped.record(trial(2, "c", [0.02, 0.001])); // a redo: the same trial
-    await scoped.record(trial(3, "d", [-0.01]));
-    const fromStore = await inner.runTrials("fresh");
-    expect(fromStore).toHaveLength(4);
-    expect(await scoped.runTrials("fresh")).toEqual(fromStore);
-    // Any other run is the store's answer.
-    await inner.record({ ...trial(1, "z", [0.5]), runId: "other", idempotencyKey: "other:1" });
-    expect(await scoped.runTrials("other")).toEqual(await inner.runTrials("other"));
-    expect(await scoped.runTrials("other")).toHaveLength(1);
-  });
-
   it("a candidate the simulator cannot honour is a crashed backtest, not a dead comparison", async () => {
     const library = await loadLibrary("strategies", sandbox);
     const ema = library.find((e) => e.name === "ema-cross");
