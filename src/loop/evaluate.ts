@@ -71,6 +71,8 @@ export interface Evaluation {
   readonly time?: Float64Array;
   readonly trades?: readonly Trade[];
   readonly lookahead?: LookaheadReport;
+  /** Folds that used the full-window signals instead of running the strategy on their own bars. */
+  readonly sharedSignalFolds?: number;
   readonly codeHash: string;
   readonly configHash: string;
   readonly timings: EvaluationTimings;
@@ -137,6 +139,32 @@ async function signalsOf(
   const r = await handle.signals(bars, params);
   if (!r.ok) throw new SignalsFailure(r.error);
   return r.signals;
+}
+
+/**
+ * Whether a fold may use the full-window signals on its bars instead of running the strategy on
+ * [warmupStart, end): the look-ahead check found none (so signals up to the fold's end do not
+ * depend on later bars), and either the fold's history starts at the window's first bar (anchored:
+ * the same prefix) or its warm-up covers the measured need. The measurement compares event
+ * signals exactly but targets only within 1e-6, so a target strategy on a rolling fold is run
+ * per fold: the reuse must give the same trades and equity, not nearly the same.
+ */
+function reusable(report: LookaheadReport, full: Signals, f: Fold): boolean {
+  if (!report.ok || !report.warmupStable) return false;
+  if (f.warmupStart === 0) return true;
+  return full.kind === "events" && f.start - f.warmupStart >= report.warmupBars;
+}
+
+/** Signals on bars [from, to) as views over the same memory. */
+function sliceSignals(s: Signals, from: number, to: number): Signals {
+  if (s.kind === "target") return { kind: "target", target: s.target.subarray(from, to) };
+  return {
+    kind: "events",
+    enterLong: s.enterLong.subarray(from, to),
+    exitLong: s.exitLong.subarray(from, to),
+    ...(s.enterShort ? { enterShort: s.enterShort.subarray(from, to) } : {}),
+    ...(s.exitShort ? { exitShort: s.exitShort.subarray(from, to) } : {}),
+  };
 }
 
 /** Joins per-fold simulations into one record whose equity compounds across folds. */
@@ -244,13 +272,42 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
       slippageBps: run.costs.slippage_bps,
       timeframe: config.timeframe,
     };
+    // The look-ahead check runs first: it needs the full-window signals anyway, and its warm-up
+    // measurement says whether the folds may reuse them.
+    let lookahead: LookaheadReport | undefined;
+    let full: Signals | undefined;
+    const cuts = ctx.lookaheadCuts ?? 3;
+    if (cuts > 0) {
+      const tl = performance.now();
+      try {
+        full = await signalsOf(handle, bars, params);
+        lookahead = await checkLookahead({
+          bars,
+          signalsFor: (b) => signalsOf(handle, b, params),
+          cuts,
+          seed: run.loop.seed,
+          full,
+        });
+      } catch (err) {
+        if (err instanceof SignalsFailure)
+          return done({ status: "crash", error: err.error, strategy, config });
+        throw err;
+      }
+      timings.lookaheadMs = performance.now() - tl;
+    }
+
     const tb = performance.now();
     const parts: SimulationResult[] = [];
     const foldOutcomes: FoldOutcome[] = [];
+    let sharedSignalFolds = 0;
     try {
       for (const f of folds) {
         const slice = sliceBars(bars, f.warmupStart, f.end);
-        const signals = await signalsOf(handle, slice, params);
+        const reuse = full && lookahead && reusable(lookahead, full, f) ? full : undefined;
+        if (reuse) sharedSignalFolds++;
+        const signals = reuse
+          ? sliceSignals(reuse, f.warmupStart, f.end)
+          : await signalsOf(handle, slice, params);
         const sim = simulate(slice, signals, { ...simOptions, startIndex: f.start - f.warmupStart });
         parts.push(sim);
         foldOutcomes.push({
@@ -269,24 +326,6 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
     const all = metrics(stitched, { timeframe: config.timeframe });
     timings.backtestMs = performance.now() - tb;
 
-    let lookahead: LookaheadReport | undefined;
-    const cuts = ctx.lookaheadCuts ?? 3;
-    if (cuts > 0) {
-      const tl = performance.now();
-      try {
-        lookahead = await checkLookahead({
-          bars,
-          signalsFor: (b) => signalsOf(handle, b, params),
-          cuts,
-          seed: run.loop.seed,
-        });
-      } catch (err) {
-        if (err instanceof SignalsFailure)
-          return done({ status: "crash", error: err.error, strategy, config, folds: foldOutcomes });
-        throw err;
-      }
-      timings.lookaheadMs = performance.now() - tl;
-    }
     return done({
       status: "evaluated",
       strategy,
@@ -299,6 +338,7 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
       time: stitched.time,
       trades: stitched.trades,
       ...(lookahead ? { lookahead } : {}),
+      sharedSignalFolds,
     });
   } finally {
     handle.dispose();
