@@ -167,33 +167,43 @@ function firstDiff(
  * Every bar i in [from, to) where the full signals are active, as cut points i + 1 (a cut right
  * after an active bar). One tight pass per series instead of a closure call per bar.
  */
-function activeCuts(s: Signals, from: number, to: number): number[] {
-  const out: number[] = [];
+function activeCuts(s: Signals, from: number, to: number): Int32Array {
   const lo = Math.max(0, from);
+  const out = new Int32Array(Math.max(0, to - lo));
+  let k = 0;
   if (s.kind === "target") {
     const t = s.target;
-    for (let i = Math.max(1, lo); i < to; i++) if (!same(t[i], t[i - 1], 0)) out.push(i + 1);
-    return out;
+    for (let i = Math.max(1, lo); i < to; i++) if (!same(t[i], t[i - 1], 0)) out[k++] = i + 1;
+    return out.subarray(0, k);
   }
+  const zero = new Uint8Array(0);
   const a = s.enterLong;
   const b = s.exitLong;
-  const c = s.enterShort;
-  const d = s.exitShort;
+  const c = s.enterShort ?? zero;
+  const d = s.exitShort ?? zero;
+  const cn = c.length;
+  const dn = d.length;
   for (let i = lo; i < to; i++) {
-    if ((a[i] as number) | (b[i] as number) | (c ? (c[i] as number) : 0) | (d ? (d[i] as number) : 0))
-      out.push(i + 1);
+    // Missing short series read past their (empty) end: undefined | 0 is 0.
+    if (
+      (a[i] as number) |
+      (b[i] as number) |
+      (i < cn ? (c[i] as number) : 0) |
+      (i < dn ? (d[i] as number) : 0)
+    )
+      out[k++] = i + 1;
   }
-  return out;
+  return out.subarray(0, k);
 }
 
-/** Takes `count` seeded random elements out of `pool` (which it reorders and shrinks). */
-function draw(pool: number[], count: number, rand: () => number): number[] {
+/** Seeded random draws without replacement from `pool`, which holds `pool.size` live entries. */
+function draw(pool: { items: Int32Array; size: number }, count: number, rand: () => number): number[] {
   const out: number[] = [];
-  for (let k = 0; k < count && pool.length > 0; k++) {
-    const j = Math.floor(rand() * pool.length);
-    out.push(pool[j] as number);
-    pool[j] = pool[pool.length - 1] as number;
-    pool.pop();
+  for (let k = 0; k < count && pool.size > 0; k++) {
+    const j = Math.floor(rand() * pool.size);
+    out.push(pool.items[j] as number);
+    pool.items[j] = pool.items[pool.size - 1] as number;
+    pool.size--;
   }
   return out;
 }
@@ -241,16 +251,18 @@ export async function checkLookahead(opts: LookaheadOptions): Promise<LookaheadR
   };
 
   const span = n - minPrefix; // cuts live in [minPrefix, n - 1]
-  const activity = span > 0 ? activeCuts(full, minPrefix - 1, n - 1) : [];
+  const items = span > 0 ? activeCuts(full, minPrefix - 1, n - 1) : new Int32Array(0);
+  const activity = { items, size: items.length };
   // 1. The shortest prefix, exactly: it hides the most future, so whole-series statistics differ
   // most there. Moved to just after the first active bar nearby, where a one-bar peek shows.
   if (span > 0) {
-    const first = activity[0];
+    const first = items[0];
     const cut = first !== undefined && first <= Math.min(n - 1, 2 * minPrefix) ? first : minPrefix;
     planned++;
     await prefixCheck(cut);
-    const at = activity.indexOf(cut);
-    if (at >= 0) activity.splice(at, 1);
+    // Drop it from the pool (the first item, when used) so no later cut repeats it.
+    if (cut === first) activity.items = items.subarray(1);
+    activity.size = activity.items.length;
   }
 
   const warm = await warmup(opts, full, n, run);

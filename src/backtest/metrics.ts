@@ -77,28 +77,34 @@ function clampCap(x: number): number {
 /** Per-bar returns compounded into UTC days (a bar belongs to the day of its open time). */
 export function dailyReturns(time: Float64Array, returns: Float64Array): DailyReturns {
   const n = Math.min(time.length, returns.length);
+  // A bar starts a new day when its time leaves [dayStart, dayEnd): two compares per bar instead
+  // of a division and a floor (the same answer as comparing day numbers, in any order).
   let days = 0;
-  let last = Number.NaN;
+  let dayStart = Number.POSITIVE_INFINITY;
+  let dayEnd = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const d = Math.floor((time[i] as number) / DAY_MS);
-    if (d !== last) {
+    const t = time[i] as number;
+    if (t >= dayEnd || t < dayStart) {
+      dayStart = Math.floor(t / DAY_MS) * DAY_MS;
+      dayEnd = dayStart + DAY_MS;
       days++;
-      last = d;
     }
   }
   const day = new Float64Array(days);
   const out = new Float64Array(days);
   let k = -1;
   let growth = 1;
-  last = Number.NaN;
+  dayStart = Number.POSITIVE_INFINITY;
+  dayEnd = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const d = Math.floor((time[i] as number) / DAY_MS);
-    if (d !== last) {
+    const t = time[i] as number;
+    if (t >= dayEnd || t < dayStart) {
       if (k >= 0) out[k] = growth - 1;
       k++;
-      day[k] = d * DAY_MS;
+      dayStart = Math.floor(t / DAY_MS) * DAY_MS;
+      dayEnd = dayStart + DAY_MS;
+      day[k] = dayStart;
       growth = 1;
-      last = d;
     }
     growth *= 1 + (returns[i] as number);
   }
@@ -117,12 +123,36 @@ export function metrics(result: SimulationResult, opts: MetricsOptions): Metrics
   const daily = dailyReturns(result.time.subarray(start), r);
 
   // Moments of per-bar returns (two-pass: the mean first, so constant series give exactly tiny residues).
+  // One pass for the sums, the drawdowns and the exposure; the central moments need the mean first.
   let sum = 0;
   let downSq = 0;
+  let held = 0;
+  // Drawdowns over the equity curve, starting from the baseline of 1 before the first bar.
+  let peak = 1;
+  let maxDd = 0;
+  let maxDdBars = 0;
+  let longest = 0;
+  let under = 0;
+  let episodeDepth = 0;
   for (let i = 0; i < n; i++) {
     const x = r[i] as number;
     sum += x;
     if (x < 0) downSq += x * x;
+    if ((pos[i] as number) !== 0) held++;
+    const e = eq[i] as number;
+    if (e >= peak) {
+      peak = e;
+      under = 0;
+      episodeDepth = 0;
+      continue;
+    }
+    under++;
+    if (under > longest) longest = under;
+    const dd = 1 - e / peak;
+    if (dd > episodeDepth) episodeDepth = dd;
+    if (dd > maxDd) maxDd = dd;
+    // The episode holding the max drawdown keeps counting its bars until it recovers.
+    if (episodeDepth === maxDd && maxDd > 0) maxDdBars = under;
   }
   const mean = n > 0 ? sum / n : 0;
   let m2 = 0;
@@ -146,30 +176,6 @@ export function metrics(result: SimulationResult, opts: MetricsOptions): Metrics
   const skew = zeroVar ? 0 : clampCap(m3 / n / popVar ** 1.5);
   const kurtosis = zeroVar ? 0 : clampCap(m4 / n / (popVar * popVar) - 3);
 
-  // Drawdowns over the equity curve, starting from the baseline of 1 before the first bar.
-  let peak = 1;
-  let maxDd = 0;
-  let maxDdBars = 0;
-  let longest = 0;
-  let under = 0;
-  let episodeDepth = 0;
-  for (let i = 0; i < n; i++) {
-    const e = eq[i] as number;
-    if (e >= peak) {
-      peak = e;
-      under = 0;
-      episodeDepth = 0;
-      continue;
-    }
-    under++;
-    if (under > longest) longest = under;
-    const dd = 1 - e / peak;
-    if (dd > episodeDepth) episodeDepth = dd;
-    if (dd > maxDd) maxDd = dd;
-    // The episode holding the max drawdown keeps counting its bars until it recovers.
-    if (episodeDepth === maxDd && maxDd > 0) maxDdBars = under;
-  }
-
   const final = n > 0 ? (eq[n - 1] as number) : 1;
   const totalReturn = final - 1;
   const cagr = n === 0 || years <= 0 ? 0 : final <= 0 ? -1 : clampCap(final ** (1 / years) - 1);
@@ -189,9 +195,6 @@ export function metrics(result: SimulationResult, opts: MetricsOptions): Metrics
   }
   const tradeCount = trades.length;
   const profitFactor = grossWin <= 0 ? 0 : grossLoss <= 0 ? METRIC_CAP : clampCap(grossWin / grossLoss);
-
-  let held = 0;
-  for (let i = 0; i < n; i++) if ((pos[i] as number) !== 0) held++;
 
   return {
     bars: n,

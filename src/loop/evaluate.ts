@@ -180,15 +180,18 @@ function stitch(parts: readonly SimulationResult[]): SimulationResult {
   let k = 0;
   let e = 1;
   for (const p of parts) {
-    for (let i = p.startIndex; i < p.returns.length; i++, k++) {
-      const r = p.returns[i] as number;
-      e *= 1 + r;
-      returns[k] = r;
-      equity[k] = e;
-      position[k] = p.position[i] as number;
-      time[k] = p.time[i] as number;
+    const len = p.returns.length - p.startIndex;
+    // Block copies (memcpy) for what is only moved; one tight loop for the compounded equity.
+    const r = p.returns.subarray(p.startIndex);
+    returns.set(r, k);
+    position.set(p.position.subarray(p.startIndex), k);
+    time.set(p.time.subarray(p.startIndex, p.startIndex + len), k);
+    for (let i = 0; i < len; i++) {
+      e *= 1 + (r[i] as number);
+      equity[k + i] = e;
     }
-    trades.push(...p.trades);
+    k += len;
+    for (const t of p.trades) trades.push(t);
     turnover += p.turnover;
   }
   return { returns, equity, position, time, trades, turnover, startIndex: 0 };
