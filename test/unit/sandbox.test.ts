@@ -201,6 +201,21 @@ export default defineStrategy({
     expect(new Set(a).size).toBe(a.length);
   });
 
+  it("Math.random cannot be replaced by a strategy", async () => {
+    const source = strategyWith(`let replaced = "no";
+    try { Math.random = () => 0.5; replaced = Math.random() === 0.5 ? "yes" : "no"; } catch { replaced = "threw"; }
+    let redefined = "no";
+    try { Object.defineProperty(Math, "random", { value: () => 0.5 }); redefined = "yes"; } catch { redefined = "threw"; }
+    console.log(replaced, redefined);
+    return { target: Float64Array.from(bars.close, () => Math.random() * 2 - 1) };`);
+    const seeded = strategyWith(
+      "return { target: Float64Array.from(bars.close, () => Math.random() * 2 - 1) };",
+    );
+    const r = ok(await sandbox.run(source, bars));
+    expect(r.logs).toEqual(["threw threw"]);
+    expect(target(r.signals)).toEqual(target(ok(await sandbox.run(seeded, bars)).signals));
+  });
+
   it("forbids reading the clock but allows dates built from bar times", async () => {
     const hours = strategyWith(
       "return { target: Float64Array.from(bars.time, (t) => (new Date(t).getUTCHours() < 12 ? 1 : 0)) };",
