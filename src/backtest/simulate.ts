@@ -93,6 +93,11 @@ export interface SimulationOptions {
   timeframe: string;
   /** First bar that may hold a position (its open is the earliest fill); earlier bars are warm-up. */
   startIndex?: number;
+  /**
+   * @internal Step through every bar even where nothing can happen (flat, no order, no entry
+   * event): the reference the skipping fast path is tested against.
+   */
+  exhaustive?: boolean;
 }
 
 export interface SimulationResult {
@@ -320,6 +325,8 @@ class Engine {
   private heldTarget = 0;
   private locked = false;
   private lockValue = 0;
+  /** Flat stretches may be skipped to the next entry event (events mode, no per-bar sizing state). */
+  private readonly skipFlat: boolean;
 
   constructor(bars: Bars, signals: Signals, opts: SimulationOptions, risk: RiskConfig, sizing: SizingConfig) {
     const { open, high, low, close, time } = bars;
@@ -363,6 +370,22 @@ class Engine {
     this.enterShort = ev && this.allowShort ? (ev.enterShort ?? null) : null;
     this.exitShort = ev && this.allowShort ? (ev.exitShort ?? null) : null;
     this.target = signals.kind === "target" ? signals.target : null;
+    this.skipFlat = ev !== null && this.vol === null && opts.exhaustive !== true;
+  }
+
+  /**
+   * First bar at or after `from` whose close may open a position (an entry event), or the last
+   * bar. While flat with no order pending, decide() changes nothing on any bar before it.
+   */
+  private nextEntry(from: number): number {
+    const last = this.n - 1;
+    let next = (this.enterLong as Uint8Array).indexOf(1, from);
+    if (next < 0 || next > last) next = last;
+    if (this.enterShort !== null) {
+      const s = this.enterShort.indexOf(1, from);
+      if (s >= 0 && s < next) next = s;
+    }
+    return next;
   }
 
   run(): SimulationResult {
@@ -401,6 +424,15 @@ class Engine {
       equity[t] = eq;
       returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
       prevEq = eq;
+      if (this.skipFlat && book.side === 0 && !this.pending && !ruined) {
+        // Flat until the next entry event: equity stands still, so its returns and position stay
+        // 0 (as allocated) and only the equity needs writing. The bar with the event runs normally.
+        const next = this.nextEntry(t + 1);
+        if (next > t + 1) {
+          equity.fill(eq, t + 1, next);
+          t = next - 1;
+        }
+      }
     }
     return {
       equity,
