@@ -327,6 +327,10 @@ class Engine {
   private lockValue = 0;
   /** Flat stretches may be skipped to the next entry event (events mode, no per-bar sizing state). */
   private readonly skipFlat: boolean;
+  /** Held stretches may run in a tight loop to the next exit event (as skipFlat, and no stops). */
+  private readonly fastHold: boolean;
+  /** Equity at the last bar fastHold marked. */
+  private heldEq = 0;
 
   constructor(bars: Bars, signals: Signals, opts: SimulationOptions, risk: RiskConfig, sizing: SizingConfig) {
     const { open, high, low, close, time } = bars;
@@ -371,6 +375,66 @@ class Engine {
     this.exitShort = ev && this.allowShort ? (ev.exitShort ?? null) : null;
     this.target = signals.kind === "target" ? signals.target : null;
     this.skipFlat = ev !== null && this.vol === null && opts.exhaustive !== true;
+    this.fastHold =
+      this.skipFlat &&
+      this.slPct === 0 &&
+      this.slAtr === null &&
+      this.tpPct === 0 &&
+      this.tpR === 0 &&
+      this.trAtr === null &&
+      this.timeStop === 0;
+  }
+
+  /**
+   * First bar at or after `from` whose close may end (or reverse) the position held on `side`, or
+   * the last bar: long ends on exitLong or, under long_short, enterShort; short the mirror image.
+   */
+  private nextExit(from: number, side: number): number {
+    const last = this.n - 1;
+    const exit = side > 0 ? this.exitLong : this.exitShort;
+    const reverse = side > 0 ? this.enterShort : this.enterLong;
+    let next = exit === null ? -1 : exit.indexOf(1, from);
+    if (next < 0 || next > last) next = last;
+    if (reverse !== null) {
+      const r = reverse.indexOf(1, from);
+      if (r >= 0 && r < next) next = r;
+    }
+    return next;
+  }
+
+  /**
+   * Marks a position held without stops over bars [from, to), where no event can change it: the
+   * same arithmetic as the main loop, minus its checks. Stops early (returning that bar) where the
+   * equity reaches 0, so the main loop liquidates there; `heldEq` carries the last marked equity.
+   */
+  private holdThrough(
+    from: number,
+    to: number,
+    prevEq: number,
+    equity: Float64Array,
+    returns: Float64Array,
+    position: Float64Array,
+  ): number {
+    const { open, close, book } = this;
+    const units = book.units;
+    const cash = book.cash;
+    let prev = prevEq;
+    for (let t = from; t < to; t++) {
+      const o = open[t] as number;
+      const eqOpen = cash + units * o;
+      const c = close[t] as number;
+      const eq = cash + units * c;
+      if (!(eqOpen > 0) || !(eq > 0)) {
+        this.heldEq = prev;
+        return t;
+      }
+      position[t] = (units * o) / eqOpen;
+      equity[t] = eq;
+      returns[t] = prev > 0 ? eq / prev - 1 : 0;
+      prev = eq;
+    }
+    this.heldEq = prev;
+    return to;
   }
 
   /**
@@ -424,7 +488,14 @@ class Engine {
       equity[t] = eq;
       returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
       prevEq = eq;
-      if (this.skipFlat && book.side === 0 && !this.pending && !ruined) {
+      if (this.fastHold && book.side !== 0 && !this.pending && !ruined) {
+        // Held until the next exit event with no stop to check: a tight loop marks the bars.
+        const next = this.nextExit(t + 1, book.side);
+        if (next > t + 1) {
+          t = this.holdThrough(t + 1, next, eq, equity, returns, position) - 1;
+          prevEq = this.heldEq;
+        }
+      } else if (this.skipFlat && book.side === 0 && !this.pending && !ruined) {
         // Flat until the next entry event: equity stands still, so its returns and position stay
         // 0 (as allocated) and only the equity needs writing. The bar with the event runs normally.
         const next = this.nextEntry(t + 1);
