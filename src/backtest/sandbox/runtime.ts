@@ -176,6 +176,15 @@ function alphaloopPrelude(ta) {
     if (!isSeries(v)) throw new Invalid(name + " must be a series of 0/1 or booleans (e.g. a Uint8Array); got " + typeName(v));
     if (v.length !== n) throw new Invalid(name + " has length " + v.length + "; expected " + n + " (one value per bar)");
     const out = new Uint8Array(n);
+    if (v instanceof Uint8Array && v.byteLength === n) {
+      // The usual case: one branch-free pass for "any byte above 1", then a block copy.
+      let high = 0;
+      for (let i = 0; i < n; i++) high |= v[i] & 0xfe;
+      if (high === 0) {
+        out.set(v);
+        return out;
+      }
+    }
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (x === 1 || x === true) out[i] = 1;
