@@ -9,7 +9,13 @@
  */
 import { createHash } from "node:crypto";
 import { checkLookahead, type LookaheadReport } from "../backtest/lookahead.ts";
-import { type DailyReturns, metrics, type ScalarMetrics, scalarMetrics } from "../backtest/metrics.ts";
+import {
+  type DailyReturns,
+  metrics,
+  type ScalarMetrics,
+  scalarMetrics,
+  summaryMetrics,
+} from "../backtest/metrics.ts";
 import type { Sandbox, SandboxError, StrategyHandle, StrategyMeta } from "../backtest/sandbox/index.ts";
 import { type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
 import { type ConfigError, parseStrategyConfig } from "../backtest/strategy-config.ts";
@@ -317,7 +323,7 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
           index: f.index,
           from: bars.time[f.start] as number,
           to: bars.time[f.end - 1] as number,
-          metrics: scalarMetrics(metrics(sim, { timeframe: config.timeframe })),
+          metrics: summaryMetrics(sim, { timeframe: config.timeframe }),
         });
       }
     } catch (err) {

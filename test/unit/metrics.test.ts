@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dailyReturns, METRIC_CAP, metrics, scalarMetrics } from "../../src/backtest/metrics.ts";
+import {
+  dailyReturns,
+  METRIC_CAP,
+  metrics,
+  scalarMetrics,
+  summaryMetrics,
+} from "../../src/backtest/metrics.ts";
 import { type SimulationResult, simulate, type Trade } from "../../src/backtest/simulate.ts";
 
 const HOUR = 3_600_000;
@@ -223,5 +229,26 @@ describe("daily returns", () => {
     expect(compounded).toBeCloseTo(sim.equity[n - 1]!, 12);
     expect(m.daily.day[0]).toBe(0);
     expect(m.daily.returns).toHaveLength(5);
+  });
+
+  it("summaryMetrics gives the scalar metrics without the daily series", () => {
+    const n = 500;
+    const bars = {
+      time: Float64Array.from({ length: n }, (_, i) => i * HOUR),
+      open: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3)),
+      high: Float64Array.from({ length: n }, (_, i) => 102 + Math.sin(i / 3)),
+      low: Float64Array.from({ length: n }, (_, i) => 98 + Math.sin(i / 3)),
+      close: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3 + 0.5)),
+      volume: new Float64Array(n),
+    };
+    const target = Float64Array.from({ length: n }, (_, i) => (i % 11 < 5 ? 1 : i % 11 < 8 ? -0.5 : 0));
+    const sim = simulate(
+      bars,
+      { kind: "target", target },
+      { direction: "long_short", feeBps: 5, slippageBps: 2, timeframe: "1h", startIndex: 20 },
+    );
+    const full = scalarMetrics(metrics(sim, { timeframe: "1h" }));
+    expect(full.tradeCount).toBeGreaterThan(10);
+    expect(summaryMetrics(sim, { timeframe: "1h" })).toEqual(full);
   });
 });
