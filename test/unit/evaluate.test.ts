@@ -37,6 +37,7 @@ describe("evaluateCandidate", () => {
     const compounded = ev.folds.reduce((e, f) => e * (1 + f.metrics.totalReturn), 1) - 1;
     expect(ev.aggregate?.totalReturn).toBeCloseTo(compounded, 9);
     expect(ev.returns?.length).toBe(12_000 - 300);
+    expect(ev.time).toEqual(searchBars.time.subarray(300));
     expect(ev.lookahead?.ok).toBe(true);
     expect(ev.strategy?.name).toBe("ema-cross");
   });
