@@ -97,7 +97,28 @@ function countDays(time: Float64Array, n: number): number {
 /** Per-bar returns compounded into UTC days (a bar belongs to the day of its open time). */
 export function dailyReturns(time: Float64Array, returns: Float64Array): DailyReturns {
   const n = Math.min(time.length, returns.length);
-  const days = countDays(time, n);
+  if (n === 0) return { day: new Float64Array(0), returns: new Float64Array(0) };
+  // Bars in time order (the usual case) touch at most the days between the first and the last
+  // bar: one pass into arrays of that size. Out of order, count first.
+  const span = Math.floor((time[n - 1] as number) / DAY_MS) - Math.floor((time[0] as number) / DAY_MS) + 1;
+  const direct = span >= 1 && span <= n ? compoundDays(time, returns, n, span) : undefined;
+  return (
+    direct ??
+    compoundDays(time, returns, n, countDays(time, n)) ?? {
+      day: new Float64Array(0),
+      returns: new Float64Array(0),
+    }
+  );
+}
+
+/** The daily series into arrays of `capacity` days, or undefined if the bars touch more days. */
+function compoundDays(
+  time: Float64Array,
+  returns: Float64Array,
+  n: number,
+  capacity: number,
+): DailyReturns | undefined {
+  const days = capacity;
   const day = new Float64Array(days);
   const out = new Float64Array(days);
   let k = -1;
@@ -109,6 +130,7 @@ export function dailyReturns(time: Float64Array, returns: Float64Array): DailyRe
     if (t >= dayEnd || t < dayStart) {
       if (k >= 0) out[k] = growth - 1;
       k++;
+      if (k >= days) return undefined;
       dayStart = Math.floor(t / DAY_MS) * DAY_MS;
       dayEnd = dayStart + DAY_MS;
       day[k] = dayStart;
@@ -117,7 +139,8 @@ export function dailyReturns(time: Float64Array, returns: Float64Array): DailyRe
     growth *= 1 + (returns[i] as number);
   }
   if (k >= 0) out[k] = growth - 1;
-  return { day, returns: out };
+  const used = k + 1;
+  return used === days ? { day, returns: out } : { day: day.slice(0, used), returns: out.slice(0, used) };
 }
 
 /** Σ r, Σ min(r, 0)², and the bars holding a position. */

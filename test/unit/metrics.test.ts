@@ -190,6 +190,19 @@ describe("defined values", () => {
 });
 
 describe("daily returns", () => {
+  it("handles bars out of time order and days with gaps between them", () => {
+    const D = 86_400_000;
+    const time = Float64Array.from([2 * D + 5, D + 7, 2 * D + 9, 5 * D, 5 * D + 1]);
+    const r = Float64Array.from([0.1, 0.2, -0.1, 0.5, 0.5]);
+    const d = dailyReturns(time, r);
+    expect(Array.from(d.day)).toEqual([2 * D, D, 2 * D, 5 * D]);
+    expect(Array.from(d.returns)).toEqual([1 + 0.1 - 1, 1 + 0.2 - 1, 1 - 0.1 - 1, 1.5 * 1.5 - 1]);
+    const sorted = dailyReturns(Float64Array.from([D, D + 1, 3 * D]), Float64Array.from([0.5, 0.5, 0]));
+    expect(Array.from(sorted.day)).toEqual([D, 3 * D]);
+    expect(Array.from(sorted.returns)).toEqual([1.5 * 1.5 - 1, 0]);
+    expect(dailyReturns(new Float64Array(0), new Float64Array(0)).day).toHaveLength(0);
+  });
+
   it("compounds per-bar returns within each UTC day", () => {
     // 30 hourly bars from midnight: 24 on day 0, 6 on day 1.
     const rets = Array.from({ length: 30 }, (_, i) => (i < 24 ? 0.01 : -0.02));
