@@ -184,14 +184,12 @@ function activeCuts(s: Signals, from: number, to: number): Int32Array {
   const cn = c.length;
   const dn = d.length;
   for (let i = lo; i < to; i++) {
-    // Missing short series read past their (empty) end: undefined | 0 is 0.
-    if (
-      (a[i] as number) |
-      (b[i] as number) |
-      (i < cn ? (c[i] as number) : 0) |
-      (i < dn ? (d[i] as number) : 0)
-    )
-      out[k++] = i + 1;
+    // Branch-free: write every bar and advance only past active ones (whether a bar is active is
+    // often a coin flip, e.g. an exit on every close above a band).
+    const on =
+      (a[i] as number) | (b[i] as number) | (i < cn ? (c[i] as number) : 0) | (i < dn ? (d[i] as number) : 0);
+    out[k] = i + 1;
+    k += +(on !== 0);
   }
   return out.subarray(0, k);
 }

@@ -183,22 +183,32 @@ function drawdowns(eq: Float64Array): { maxDd: number; maxDdBars: number; longes
   let maxDdBars = 0;
   let longest = 0;
   let under = 0;
+  // The episode's depth only changes at a new low (the peak is fixed within it), so the division
+  // runs at new lows, not on every bar under water: the same values, fewer divisions.
+  let trough = 1;
   let episodeDepth = 0;
+  // Whether the current episode holds the max drawdown: its bars keep counting until it recovers.
+  let holdsMax = false;
   for (let i = 0; i < eq.length; i++) {
     const e = eq[i] as number;
     if (e >= peak) {
       peak = e;
+      trough = e;
       under = 0;
       episodeDepth = 0;
+      holdsMax = false;
       continue;
     }
     under++;
     if (under > longest) longest = under;
-    const dd = 1 - e / peak;
-    if (dd > episodeDepth) episodeDepth = dd;
-    if (dd > maxDd) maxDd = dd;
-    // The episode holding the max drawdown keeps counting its bars until it recovers.
-    if (episodeDepth === maxDd && maxDd > 0) maxDdBars = under;
+    if (e < trough) {
+      trough = e;
+      const dd = 1 - e / peak;
+      if (dd > episodeDepth) episodeDepth = dd;
+      if (dd > maxDd) maxDd = dd;
+      holdsMax = episodeDepth === maxDd && maxDd > 0;
+    }
+    if (holdsMax) maxDdBars = under;
   }
   return { maxDd, maxDdBars, longest };
 }

@@ -112,6 +112,45 @@ describe("drawdown", () => {
     expect(y.calmar).toBeCloseTo(0.5, 9);
   });
 
+  it("equals the plain per-bar computation on random equity curves", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(-0.2, -0.05, -0.01, 0, 0.01, 0.05, 0.2), { minLength: 1, maxLength: 80 }),
+        (rets) => {
+          let e = 1;
+          let peak = 1;
+          let maxDd = 0;
+          let maxDdBars = 0;
+          let longest = 0;
+          let under = 0;
+          let depth = 0;
+          for (const r of rets) {
+            e *= 1 + r;
+            if (e >= peak) {
+              peak = e;
+              under = 0;
+              depth = 0;
+              continue;
+            }
+            under++;
+            longest = Math.max(longest, under);
+            const dd = 1 - e / peak;
+            depth = Math.max(depth, dd);
+            maxDd = Math.max(maxDd, dd);
+            if (depth === maxDd && maxDd > 0) maxDdBars = under;
+          }
+          const got = metrics(resultOf(rets), { timeframe: "1d" });
+          expect([got.maxDrawdown, got.maxDrawdownBars, got.longestDrawdownBars]).toEqual([
+            maxDd,
+            maxDdBars,
+            longest,
+          ]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("ratios of a week-long window are clamped to the cap", () => {
     expect(m.cagr).toBe(METRIC_CAP);
     expect(m.calmar).toBe(METRIC_CAP);
