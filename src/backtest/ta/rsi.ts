@@ -39,10 +39,32 @@ export function rsi(source: Series, period = 14): Float64Array {
       out[i] = avgLoss === 0 ? 100 : (100 * avgGain) / (avgGain + avgLoss);
     }
   }
+  steady(src, out, i, prev, avgGain, avgLoss, period);
+  return out;
+}
+
+/**
+ * The steady-state loop, in a function of its own: V8 compiles a short function's loop far better
+ * (and more predictably) than a second loop reached through on-stack replacement (measured 3.5 vs
+ * 10 ms on 1M bars, depending on what ran before).
+ */
+function steady(
+  src: Float64Array,
+  out: Float64Array,
+  from: number,
+  last: number,
+  gain0: number,
+  loss0: number,
+  period: number,
+): void {
+  const n = src.length;
   const factor = 1 / period;
   const keep = 1 - factor;
   const half = factor * 0.5;
-  for (; i < n; i++) {
+  let prev = last;
+  let avgGain = gain0;
+  let avgLoss = loss0;
+  for (let i = from; i < n; i++) {
     const x = src[i]!;
     if (x - x !== 0) {
       out[i] = Number.NaN;
@@ -61,5 +83,4 @@ export function rsi(source: Series, period = 14): Float64Array {
     avgLoss = avgLoss * keep + (a - d) * half;
     out[i] = avgLoss === 0 ? 100 : (100 * avgGain) / (avgGain + avgLoss);
   }
-  return out;
 }
