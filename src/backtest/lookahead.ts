@@ -46,7 +46,12 @@ export interface LookaheadOptions {
   /** Random cut points; as many activity-aligned cut points are added. Default 3. */
   cuts?: number;
   seed?: number;
-  /** Shortest prefix handed to the strategy. Default max(2, 10 % of the bars). */
+  /**
+   * Shortest prefix handed to the strategy. Default max(2, 10 % of the bars), at most
+   * DEFAULT_MAX_MIN_PREFIX: a shorter prefix hides more of the future (so it is no weaker against
+   * whole-series statistics), and on long data 10 % would make this one exact run the check's
+   * largest cost.
+   */
   minPrefix?: number;
   /** Bars in the warm-up evaluation window (widened until it holds some activity). Default 200. */
   warmupWindow?: number;
@@ -89,6 +94,8 @@ export interface LookaheadReport {
 }
 
 const EVENT_KEYS = ["enterLong", "exitLong", "enterShort", "exitShort"] as const;
+/** Cap on the default shortest prefix, in bars. */
+const DEFAULT_MAX_MIN_PREFIX = 20_000;
 const WARMUP_TOLERANCE = 1e-6;
 const WARMUP_EVENTS = 8;
 const WARMUP_WINDOWS = 3;
@@ -216,7 +223,10 @@ export async function checkLookahead(opts: LookaheadOptions): Promise<LookaheadR
   const n = bars.time.length;
   const cuts = Math.max(0, Math.floor(opts.cuts ?? 3));
   const seed = opts.seed ?? 1;
-  const minPrefix = Math.max(1, Math.floor(opts.minPrefix ?? Math.max(2, n / 10)));
+  const minPrefix = Math.max(
+    1,
+    Math.floor(opts.minPrefix ?? Math.max(2, Math.min(n / 10, DEFAULT_MAX_MIN_PREFIX))),
+  );
   let runs = 0;
   const run = async (b: Bars): Promise<Signals> => {
     runs++;

@@ -401,6 +401,27 @@ describe("warm-up", () => {
     expect(report.windowsChecked).toBeGreaterThanOrEqual(16);
   });
 
+  it("caps the default shortest prefix on long data, and still catches whole-series statistics", async () => {
+    const long = walk(250_000, 5);
+    let barsRun = 0;
+    const counted = (b: Bars): Signals => {
+      barsRun += b.close.length;
+      return emaCross(b);
+    };
+    const honest = await checkLookahead({ bars: long, signalsFor: counted, seed: 1 });
+    expect(honest.ok).toBe(true);
+    // the full run, a 20,000-bar shortest prefix (not 25,000) and small windows
+    expect(barsRun).toBeLessThan(long.close.length + 20_000 + 15_000);
+    expect(barsRun).toBeGreaterThan(long.close.length + 20_000);
+    for (const name of [
+      "normalised by the whole series' max",
+      "z-score with the whole series' mean and std",
+    ]) {
+      const report = await checkLookahead({ bars: long, signalsFor: cheats[name]!, seed: 1 });
+      expect(report.lookahead, name).toBe(true);
+    }
+  });
+
   it("runs only the shortest prefix in full when the windows agree, so large data stays cheap", async () => {
     const big = walk(60_000, 11);
     let barsRun = 0;
