@@ -3,21 +3,28 @@
  *
  * Prefix invariance: a signal at bar i may only depend on bars 0..i, so computing the signals on
  * bars [0, cut) must reproduce the full-data signals on [0, cut) exactly. Cut points (seeded):
- *   - `minPrefix`: the shortest prefix hides the most future, so whole-series statistics
- *     (max, mean, std) differ most there;
+ *   - the shortest prefix (`minPrefix`, moved to just after the first active bar within
+ *     2·minPrefix): it hides the most future, so whole-series statistics (max, mean, std) differ
+ *     most there. Always checked as a full prefix [0, cut);
  *   - `cuts` random points in [minPrefix, n);
  *   - `cuts` points right after bars where the full signals are active (an event fires or the
  *     target changes): a one-bar peek only shows at the last bars before a cut, and event arrays
  *     are 0 on most bars, so aligned cuts are what make it visible;
- *   - `windows` more aligned cuts, run cheaply on [cut − (2·warm-up + 64 + 32), cut) once the
- *     warm-up is known and compared on the last 32 bars (targets within 1e-6 relative). A window
- *     is only a screen: when one differs, the full prefix [0, cut) is run and compared exactly, so
- *     an underestimated warm-up can never turn into a false verdict.
+ *   - `windows` more aligned cuts.
+ * Once the warm-up is known, every cut but the first runs on a window of the bars just before it,
+ * [cut − (2·warm-up + 64 + 32), cut), instead of the whole prefix. The random and aligned cuts
+ * also run on the same window extended 32 bars past the cut: both start at the same bar, so the
+ * warm-up cannot make them differ and any difference before the cut is exact proof of look-ahead
+ * (prefix invariance failing on the series that starts at the window). Every window's last 32
+ * bars are also compared with the full signals (targets within 1e-6 relative); that is only a
+ * screen, so when it differs the full prefix [0, cut) is run and gives the exact verdict — an
+ * underestimated warm-up can cost time but never a false verdict. A strategy whose warm-up never
+ * stabilises gets full prefixes for the random and aligned cuts, as without windows.
  * This catches reading close[i+1], reversed arrays, centred windows, normalising by the whole
  * series' max/mean/std, and a target shifted back a bar to fake a same-bar fill (target[t] using
  * close[t] is legitimate — the simulator fills it at t+1's open — but target[t] computed from bar
  * t+1 is the cheat, and its prefix differs at cut − 1). A cut the strategy throws on is skipped;
- * throwing on every prefix fails the check. Limit: a peek is visible only if what it reads lies
+ * throwing on every cut fails the check. Limit: a peek is visible only if what it reads lies
  * past some cut — whole-series normalisation whose statistic is set inside the shortest prefix
  * (e.g. the series' max is among the first `minPrefix` bars) changes nothing after it and passes.
  *
@@ -39,13 +46,18 @@ export interface LookaheadOptions {
   /** Random cut points; as many activity-aligned cut points are added. Default 3. */
   cuts?: number;
   seed?: number;
-  /** Shortest prefix handed to the strategy. Default max(2, 10 % of the bars). */
+  /**
+   * Shortest prefix handed to the strategy. Default max(2, 10 % of the bars), at most
+   * DEFAULT_MAX_MIN_PREFIX: a shorter prefix hides more of the future (so it is no weaker against
+   * whole-series statistics), and on long data 10 % would make this one exact run the check's
+   * largest cost.
+   */
   minPrefix?: number;
   /** Bars in the warm-up evaluation window (widened until it holds some activity). Default 200. */
   warmupWindow?: number;
   /** Largest history the warm-up search tries. Default 2000. */
   maxWarmup?: number;
-  /** Activity-aligned windowed cuts checked once the warm-up is known. Default 16. */
+  /** More activity-aligned cuts, checked on windows once the warm-up is known. Default 16. */
   windows?: number;
   /** Full-data signals if the caller already has them (saves one run). */
   full?: Signals;
@@ -71,15 +83,19 @@ export interface LookaheadReport {
   error?: string;
   warmupBars: number;
   warmupStable: boolean;
-  /** Prefix cuts checked ([0, cut) runs). */
+  /** Cut points checked, by a full prefix or by a window. */
   cutsChecked: number;
-  /** Windowed cuts checked ([cut − history, cut) runs, after the warm-up is known). */
+  /** Of those, checked with a full prefix [0, cut). */
+  prefixCuts: number;
+  /** Of those, checked on windows just before the cut (after the warm-up is known). */
   windowsChecked: number;
   /** Calls of signalsFor made. */
   runs: number;
 }
 
 const EVENT_KEYS = ["enterLong", "exitLong", "enterShort", "exitShort"] as const;
+/** Cap on the default shortest prefix, in bars. */
+const DEFAULT_MAX_MIN_PREFIX = 20_000;
 const WARMUP_TOLERANCE = 1e-6;
 const WARMUP_EVENTS = 8;
 const WARMUP_WINDOWS = 3;
@@ -154,31 +170,63 @@ function firstDiff(
   return best;
 }
 
-function pickCuts(full: Signals, n: number, minPrefix: number, cuts: number, seed: number): number[] {
-  const rand = prng(seed);
-  const chosen = new Set<number>();
-  const span = n - minPrefix; // cuts live in [minPrefix, n - 1]
-  if (span <= 0) return [];
-  // The shortest prefix hides the most future, so whole-series statistics differ most there.
-  chosen.add(minPrefix);
-  for (let k = 0; k < cuts; k++) chosen.add(minPrefix + Math.floor(rand() * span));
-  const candidates: number[] = [];
-  for (let i = minPrefix - 1; i <= n - 2; i++) if (i >= 0 && active(full, i)) candidates.push(i + 1);
-  for (let k = 0; k < cuts && candidates.length > 0; k++) {
-    const j = Math.floor(rand() * candidates.length);
-    chosen.add(candidates[j] as number);
-    candidates[j] = candidates[candidates.length - 1] as number;
-    candidates.pop();
+/**
+ * Every bar i in [from, to) where the full signals are active, as cut points i + 1 (a cut right
+ * after an active bar). One tight pass per series instead of a closure call per bar.
+ */
+function activeCuts(s: Signals, from: number, to: number): Int32Array {
+  const lo = Math.max(0, from);
+  const out = new Int32Array(Math.max(0, to - lo));
+  let k = 0;
+  if (s.kind === "target") {
+    const t = s.target;
+    for (let i = Math.max(1, lo); i < to; i++) if (!same(t[i], t[i - 1], 0)) out[k++] = i + 1;
+    return out.subarray(0, k);
   }
-  return [...chosen].sort((a, b) => a - b);
+  const zero = new Uint8Array(0);
+  const a = s.enterLong;
+  const b = s.exitLong;
+  const c = s.enterShort ?? zero;
+  const d = s.exitShort ?? zero;
+  const cn = c.length;
+  const dn = d.length;
+  for (let i = lo; i < to; i++) {
+    // Branch-free: write every bar and advance only past active ones (whether a bar is active is
+    // often a coin flip, e.g. an exit on every close above a band).
+    const on =
+      (a[i] as number) | (b[i] as number) | (i < cn ? (c[i] as number) : 0) | (i < dn ? (d[i] as number) : 0);
+    out[k] = i + 1;
+    k += +(on !== 0);
+  }
+  return out.subarray(0, k);
 }
+
+/** Seeded random draws without replacement from `pool`, which holds `pool.size` live entries. */
+function draw(pool: { items: Int32Array; size: number }, count: number, rand: () => number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < count && pool.size > 0; k++) {
+    const j = Math.floor(rand() * pool.size);
+    out.push(pool.items[j] as number);
+    pool.items[j] = pool.items[pool.size - 1] as number;
+    pool.size--;
+  }
+  return out;
+}
+
+/** Bars appended after a cut for the exact window pair (see the module comment). */
+const EXTEND = 32;
+/** Bars compared against the full signals at the end of a windowed cut. */
+const TAIL = 32;
 
 export async function checkLookahead(opts: LookaheadOptions): Promise<LookaheadReport> {
   const { bars, signalsFor } = opts;
   const n = bars.time.length;
   const cuts = Math.max(0, Math.floor(opts.cuts ?? 3));
   const seed = opts.seed ?? 1;
-  const minPrefix = Math.max(1, Math.floor(opts.minPrefix ?? Math.max(2, n / 10)));
+  const minPrefix = Math.max(
+    1,
+    Math.floor(opts.minPrefix ?? Math.max(2, Math.min(n / 10, DEFAULT_MAX_MIN_PREFIX))),
+  );
   let runs = 0;
   const run = async (b: Bars): Promise<Signals> => {
     runs++;
@@ -188,71 +236,111 @@ export async function checkLookahead(opts: LookaheadOptions): Promise<LookaheadR
 
   let firstBadBar: BadBar | undefined;
   let cutsChecked = 0;
+  let prefixCuts = 0;
+  let windowsChecked = 0;
   let lastError: unknown;
-  const cutPoints = pickCuts(full, n, minPrefix, cuts, seed);
-  for (const cut of cutPoints) {
+  let planned = 0;
+
+  /** The exact test: signals on [0, cut) against the full signals. False if the strategy threw. */
+  const prefixCheck = async (cut: number): Promise<boolean> => {
     let prefix: Signals;
     try {
       prefix = await run(sliceBars(bars, 0, cut));
     } catch (err) {
       // An honest strategy may refuse a short history; a cut it cannot run on proves nothing.
       lastError = err;
-      continue;
+      return false;
     }
     cutsChecked++;
+    prefixCuts++;
     const d = firstDiff(full, 0, prefix, 0, cut, 0);
-    if (d) {
-      firstBadBar = { ...d, time: bars.time[d.index] as number, cut };
-      break;
-    }
+    if (d) firstBadBar = { ...d, time: bars.time[d.index] as number, cut };
+    return true;
+  };
+
+  const span = n - minPrefix; // cuts live in [minPrefix, n - 1]
+  const items = span > 0 ? activeCuts(full, minPrefix - 1, n - 1) : new Int32Array(0);
+  const activity = { items, size: items.length };
+  // 1. The shortest prefix, exactly: it hides the most future, so whole-series statistics differ
+  // most there. Moved to just after the first active bar nearby, where a one-bar peek shows.
+  if (span > 0) {
+    const first = items[0];
+    const cut = first !== undefined && first <= Math.min(n - 1, 2 * minPrefix) ? first : minPrefix;
+    planned++;
+    await prefixCheck(cut);
+    // Drop it from the pool (the first item, when used) so no later cut repeats it.
+    if (cut === first) activity.items = items.subarray(1);
+    activity.size = activity.items.length;
   }
 
   const warm = await warmup(opts, full, n, run);
 
-  // Windowed cuts: with the warm-up known, a cut only needs the bars just before it, so many
-  // activity-aligned cuts cost little. History before the compared stretch is twice the warm-up
-  // plus a margin, so converging indicators (EMA, Wilder) are far inside the tolerance.
-  let windowsChecked = 0;
-  if (!firstBadBar && warm.stable) {
-    const history = 2 * warm.bars + 64;
-    const tail = 32;
-    const used = new Set(cutPoints);
-    const candidates: number[] = [];
-    for (let i = minPrefix - 1; i <= n - 2; i++)
-      if (i >= 0 && active(full, i) && !used.has(i + 1)) candidates.push(i + 1);
-    const rand = prng(seed ^ 0x9e3779b9);
-    const windows = Math.max(0, Math.floor(opts.windows ?? 16));
-    for (let k = 0; k < windows && candidates.length > 0 && !firstBadBar; k++) {
-      const j = Math.floor(rand() * candidates.length);
-      const cut = candidates[j] as number;
-      candidates[j] = candidates[candidates.length - 1] as number;
-      candidates.pop();
-      const from = Math.max(0, cut - history - tail);
-      const skip = from > 0 ? history : 0;
-      let sig: Signals;
-      try {
-        sig = await run(sliceBars(bars, from, cut));
-      } catch {
-        continue;
-      }
-      windowsChecked++;
-      if (firstDiff(full, from + skip, sig, skip, cut - from - skip, WARMUP_TOLERANCE) === null) continue;
-      // A window is only a screen (an underestimated warm-up also makes it differ): the verdict
-      // comes from the exact prefix comparison at the same cut.
-      let prefix: Signals;
-      try {
-        prefix = await run(sliceBars(bars, 0, cut));
-      } catch {
-        continue;
-      }
-      cutsChecked++;
-      const d = firstDiff(full, 0, prefix, 0, cut, 0);
-      if (d) firstBadBar = { ...d, time: bars.time[d.index] as number, cut };
+  // 2. Random and activity-aligned cuts, then `windows` more aligned ones.
+  const rand = prng(seed);
+  const randomCuts: number[] = [];
+  for (let k = 0; k < cuts && span > 0; k++) randomCuts.push(minPrefix + Math.floor(rand() * span));
+  const alignedCuts = draw(activity, cuts, rand);
+  const extra = draw(activity, Math.max(0, Math.floor(opts.windows ?? 16)), prng(seed ^ 0x9e3779b9));
+  const history = 2 * warm.bars + 64;
+  const paired = [...new Set([...randomCuts, ...alignedCuts])].sort((a, b) => a - b);
+  planned += paired.length;
+  for (const cut of paired) {
+    if (firstBadBar) break;
+    // Without a stable warm-up no window can stand in for the prefix.
+    if (!warm.stable) await prefixCheck(cut);
+    else await windowCheck(cut, true);
+  }
+  if (warm.stable)
+    for (const cut of extra) {
+      if (firstBadBar) break;
+      await windowCheck(cut, false);
     }
+
+  /**
+   * A cut checked on the bars just before it, [from, cut) with from = cut − history − TAIL:
+   * - with `pair`, also on [from, cut + EXTEND): both runs start at the same bar, so warm-up cannot
+   *   tell them apart and any difference on [from, cut) is exact proof that signals there depend on
+   *   later bars (the prefix test on the series that starts at `from`);
+   * - the last TAIL bars against the full signals (targets within 1e-6 relative). That is only a
+   *   screen — an underestimated warm-up also makes it differ — so a difference sends the cut to
+   *   the exact prefix test [0, cut).
+   */
+  async function windowCheck(cut: number, pair: boolean): Promise<void> {
+    const from = Math.max(0, cut - history - TAIL);
+    if (from === 0) {
+      await prefixCheck(cut);
+      return;
+    }
+    let a: Signals;
+    let b: Signals | undefined;
+    try {
+      a = await run(sliceBars(bars, from, cut));
+      if (pair) b = await run(sliceBars(bars, from, Math.min(n, cut + EXTEND)));
+    } catch (err) {
+      lastError = err;
+      return;
+    }
+    if (b) {
+      const d = firstDiff(b, 0, a, 0, cut - from, 0);
+      if (d) {
+        // Look-ahead for certain; report it where the whole-data prefix shows it, if it does.
+        await prefixCheck(cut);
+        if (!firstBadBar)
+          firstBadBar = { ...d, index: from + d.index, time: bars.time[from + d.index] as number, cut };
+        return;
+      }
+    }
+    const skip = history;
+    if (firstDiff(full, from + skip, a, skip, cut - from - skip, WARMUP_TOLERANCE) !== null) {
+      await prefixCheck(cut);
+      return;
+    }
+    cutsChecked++;
+    windowsChecked++;
   }
 
   // Refusing every prefix would otherwise dodge the check.
-  const unchecked = cutPoints.length > 0 && cutsChecked === 0;
+  const unchecked = planned > 0 && cutsChecked === 0;
   return {
     ok: !firstBadBar && !unchecked,
     lookahead: !!firstBadBar,
@@ -265,6 +353,7 @@ export async function checkLookahead(opts: LookaheadOptions): Promise<LookaheadR
     warmupBars: warm.bars,
     warmupStable: warm.stable,
     cutsChecked,
+    prefixCuts,
     windowsChecked,
     runs,
   };

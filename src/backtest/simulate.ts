@@ -93,6 +93,11 @@ export interface SimulationOptions {
   timeframe: string;
   /** First bar that may hold a position (its open is the earliest fill); earlier bars are warm-up. */
   startIndex?: number;
+  /**
+   * @internal Step through every bar even where nothing can happen (flat, no order, no entry
+   * event): the reference the skipping fast path is tested against.
+   */
+  exhaustive?: boolean;
 }
 
 export interface SimulationResult {
@@ -320,6 +325,12 @@ class Engine {
   private heldTarget = 0;
   private locked = false;
   private lockValue = 0;
+  /** Flat stretches may be skipped to the next entry event (events mode, no per-bar sizing state). */
+  private readonly skipFlat: boolean;
+  /** Held stretches may run in a tight loop to the next exit event (as skipFlat, and no stops). */
+  private readonly fastHold: boolean;
+  /** Equity at the last bar fastHold marked. */
+  private heldEq = 0;
 
   constructor(bars: Bars, signals: Signals, opts: SimulationOptions, risk: RiskConfig, sizing: SizingConfig) {
     const { open, high, low, close, time } = bars;
@@ -363,6 +374,82 @@ class Engine {
     this.enterShort = ev && this.allowShort ? (ev.enterShort ?? null) : null;
     this.exitShort = ev && this.allowShort ? (ev.exitShort ?? null) : null;
     this.target = signals.kind === "target" ? signals.target : null;
+    this.skipFlat = ev !== null && this.vol === null && opts.exhaustive !== true;
+    this.fastHold =
+      this.skipFlat &&
+      this.slPct === 0 &&
+      this.slAtr === null &&
+      this.tpPct === 0 &&
+      this.tpR === 0 &&
+      this.trAtr === null &&
+      this.timeStop === 0;
+  }
+
+  /**
+   * First bar at or after `from` whose close may end (or reverse) the position held on `side`, or
+   * the last bar: long ends on exitLong or, under long_short, enterShort; short the mirror image.
+   */
+  private nextExit(from: number, side: number): number {
+    const last = this.n - 1;
+    const exit = side > 0 ? this.exitLong : this.exitShort;
+    const reverse = side > 0 ? this.enterShort : this.enterLong;
+    let next = exit === null ? -1 : exit.indexOf(1, from);
+    if (next < 0 || next > last) next = last;
+    if (reverse !== null) {
+      const r = reverse.indexOf(1, from);
+      if (r >= 0 && r < next) next = r;
+    }
+    return next;
+  }
+
+  /**
+   * Marks a position held without stops over bars [from, to), where no event can change it: the
+   * same arithmetic as the main loop, minus its checks. Stops early (returning that bar) where the
+   * equity reaches 0, so the main loop liquidates there; `heldEq` carries the last marked equity.
+   */
+  private holdThrough(
+    from: number,
+    to: number,
+    prevEq: number,
+    equity: Float64Array,
+    returns: Float64Array,
+    position: Float64Array,
+  ): number {
+    const { open, close, book } = this;
+    const units = book.units;
+    const cash = book.cash;
+    let prev = prevEq;
+    for (let t = from; t < to; t++) {
+      const o = open[t] as number;
+      const eqOpen = cash + units * o;
+      const c = close[t] as number;
+      const eq = cash + units * c;
+      if (!(eqOpen > 0) || !(eq > 0)) {
+        this.heldEq = prev;
+        return t;
+      }
+      position[t] = (units * o) / eqOpen;
+      equity[t] = eq;
+      returns[t] = prev > 0 ? eq / prev - 1 : 0;
+      prev = eq;
+    }
+    this.heldEq = prev;
+    return to;
+  }
+
+  /**
+   * First bar at or after `from` whose close may open a position (an entry event), or the last
+   * bar. While flat with no order pending, decide() changes nothing on any bar before it.
+   */
+  private nextEntry(from: number): number {
+    const last = this.n - 1;
+    let next = (this.enterLong as Uint8Array).indexOf(1, from);
+    if (next < 0 || next > last) next = last;
+    if (this.enterShort !== null) {
+      const s = this.enterShort.indexOf(1, from);
+      if (s >= 0 && s < next) next = s;
+    }
+    return next;
   }
 
   run(): SimulationResult {
@@ -401,6 +488,22 @@ class Engine {
       equity[t] = eq;
       returns[t] = prevEq > 0 ? eq / prevEq - 1 : 0;
       prevEq = eq;
+      if (this.fastHold && book.side !== 0 && !this.pending && !ruined) {
+        // Held until the next exit event with no stop to check: a tight loop marks the bars.
+        const next = this.nextExit(t + 1, book.side);
+        if (next > t + 1) {
+          t = this.holdThrough(t + 1, next, eq, equity, returns, position) - 1;
+          prevEq = this.heldEq;
+        }
+      } else if (this.skipFlat && book.side === 0 && !this.pending && !ruined) {
+        // Flat until the next entry event: equity stands still, so its returns and position stay
+        // 0 (as allocated) and only the equity needs writing. The bar with the event runs normally.
+        const next = this.nextEntry(t + 1);
+        if (next > t + 1) {
+          equity.fill(eq, t + 1, next);
+          t = next - 1;
+        }
+      }
     }
     return {
       equity,

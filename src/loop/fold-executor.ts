@@ -5,7 +5,7 @@
  * (candidate code and YAML, the run's frozen config, the fold's bounds) by `evaluateFold`, which
  * may run in another thread or on another machine.
  */
-import { metrics, scalarMetrics } from "../backtest/metrics.ts";
+import { summaryMetrics } from "../backtest/metrics.ts";
 import type { StrategyHandle } from "../backtest/sandbox/index.ts";
 import { type SimulationOptions, type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
 import { type Bars, sliceBars } from "../domain/bars.ts";
@@ -111,7 +111,7 @@ export async function evaluateFold(
         index: f.index,
         from: i.bars.time[f.start] as number,
         to: i.bars.time[f.end - 1] as number,
-        metrics: scalarMetrics(metrics(sim, { timeframe: i.sim.timeframe })),
+        metrics: summaryMetrics(sim, { timeframe: i.sim.timeframe }),
       },
       returns: sim.returns.slice(start),
       position: sim.position.slice(start),

@@ -37,8 +37,37 @@ describe("evaluateCandidate", () => {
     const compounded = ev.folds.reduce((e, f) => e * (1 + f.metrics.totalReturn), 1) - 1;
     expect(ev.aggregate?.totalReturn).toBeCloseTo(compounded, 9);
     expect(ev.returns?.length).toBe(12_000 - 300);
+    expect(ev.time).toEqual(searchBars.time.subarray(300));
     expect(ev.lookahead?.ok).toBe(true);
     expect(ev.strategy?.name).toBe("ema-cross");
+  });
+
+  it("folds reusing the full-window signals give exactly what running the strategy per fold gives", async () => {
+    const bollinger = readFileSync("strategies/bollinger-reversion.ts", "utf8");
+    const cases = [
+      { code: emaCode, configYaml: emaYaml, shared: 4 },
+      {
+        code: bollinger,
+        configYaml:
+          "strategy: bollinger-reversion\ntimeframe: 1h\nrisk:\n  stop_loss: { atr: 2, atr_period: 14 }\n",
+        shared: 4,
+      },
+      // Needs more history than the folds' 300 warm-up bars: every fold runs on its own.
+      // (the first fold's history starts at the window's first bar, so it still shares).
+      { code: emaCode, configYaml: emaYaml.replace("slow: 40", "slow: 200"), shared: 1 },
+    ];
+    for (const candidate of cases) {
+      const reused = await evaluateCandidate(candidate, ctx);
+      const perFold = await evaluateCandidate(candidate, { ...ctx, lookaheadCuts: 0 });
+      expect(reused.status).toBe("evaluated");
+      expect(reused.lookahead?.ok).toBe(true);
+      expect(reused.sharedSignalFolds).toBe(candidate.shared);
+      expect(perFold.sharedSignalFolds).toBe(0);
+      expect(reused.folds).toEqual(perFold.folds);
+      expect(reused.aggregate).toEqual(perFold.aggregate);
+      expect(reused.returns).toEqual(perFold.returns);
+      expect(reused.trades).toEqual(perFold.trades);
+    }
   });
 
   it("resamples to the strategy's timeframe", async () => {

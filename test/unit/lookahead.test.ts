@@ -156,6 +156,22 @@ const cheats: Record<string, (b: Bars) => Signals> = {
     }
     return crosses(b.close, mid);
   },
+  "rolling max and min over the next 5 bars (buys the coming low, sells the coming high)": (b) => {
+    const n = b.close.length;
+    const enterLong = new Uint8Array(n);
+    const exitLong = new Uint8Array(n);
+    for (let i = 5; i < n; i++) {
+      let hi = -Infinity;
+      let lo = Infinity;
+      for (let j = i - 5; j <= Math.min(n - 1, i + 5); j++) {
+        hi = Math.max(hi, b.close[j]!);
+        lo = Math.min(lo, b.close[j]!);
+      }
+      if (b.close[i] === lo) enterLong[i] = 1;
+      if (b.close[i] === hi) exitLong[i] = 1;
+    }
+    return { kind: "events", enterLong, exitLong };
+  },
   "normalised by the whole series' max": (b) => {
     let max = 0;
     for (const c of b.close) max = Math.max(max, c);
@@ -216,6 +232,86 @@ describe("checkLookahead catches every cheating pattern", () => {
     expect(report.firstBadBar!.index).toBe(report.firstBadBar!.cut - 1);
     expect(report.firstBadBar!.signal).toBe("target");
     expect(report.firstBadBar!.full).not.toBe(report.firstBadBar!.prefix);
+  });
+});
+
+describe("the windowed cuts cannot be fooled", () => {
+  const late = bars.time[2000]!;
+  const lateCheats: Record<string, (b: Bars) => Signals> = {
+    // Honest until bar 2000 of the data, so the shortest prefix sees nothing.
+    "a one-bar peek that starts late in the data": (b) => {
+      const n = b.close.length;
+      const enterLong = new Uint8Array(n);
+      const exitLong = new Uint8Array(n);
+      for (let i = 1; i < n; i++) {
+        const next = b.time[i]! >= late ? b.close[i + 1]! : b.close[i]!;
+        const prev = b.close[i - 1]!;
+        if (next > prev * 1.005) enterLong[i] = 1;
+        if (next < prev * 0.995) exitLong[i] = 1;
+      }
+      return { kind: "events", enterLong, exitLong };
+    },
+    // Cheats only when handed short inputs, as the windows are.
+    "a peek only on short inputs": (b) =>
+      b.close.length < 1000 ? cheats["reads close[i+1]"]!(b) : emaCross(b),
+  };
+  for (const [name, strategy] of Object.entries(lateCheats)) {
+    it(`${name}: caught for every seed`, async () => {
+      for (const seed of SEEDS) {
+        const report = await checkLookahead({ bars, signalsFor: strategy, seed, minPrefix: MIN_PREFIX });
+        expect(report.ok, `seed ${seed}`).toBe(false);
+        expect(report.lookahead).toBe(true);
+        const bad = report.firstBadBar!;
+        expect(bad.index).toBeLessThan(bad.cut);
+        expect(bad.time).toBe(bars.time[bad.index]);
+      }
+    });
+  }
+
+  it("a peek only on long inputs is caught by the exact shortest prefix", async () => {
+    const longOnly = (b: Bars): Signals =>
+      b.close.length > 1500 ? cheats["reads close[i+1]"]!(b) : emaCross(b);
+    for (const seed of SEEDS) {
+      const report = await checkLookahead({ bars, signalsFor: longOnly, seed, minPrefix: MIN_PREFIX });
+      expect(report.lookahead, `seed ${seed}`).toBe(true);
+    }
+  });
+
+  it("a late peek is reported where the full prefix shows it", async () => {
+    const report = await checkLookahead({
+      bars,
+      signalsFor: lateCheats["a one-bar peek that starts late in the data"]!,
+      seed: 2,
+      minPrefix: MIN_PREFIX,
+    });
+    const bad = report.firstBadBar!;
+    expect(bad.cut).toBeGreaterThan(2000);
+    expect(bad.index).toBe(bad.cut - 1);
+    expect(report.prefixCuts).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a window that disagrees only through too little warm-up falls back to the prefix, never to a verdict", async () => {
+    // Long memory the warm-up search cannot see in its windows: a slow EMA(400) decides the
+    // events, so short windows often differ from the full signals while the strategy is honest.
+    const slow = (b: Bars): Signals => {
+      const f = ema(b.close, 5);
+      const s = ema(b.close, 400);
+      return crosses(f, s);
+    };
+    let fallbacks = 0;
+    for (const seed of SEEDS) {
+      const report = await checkLookahead({
+        bars,
+        signalsFor: slow,
+        seed,
+        minPrefix: MIN_PREFIX,
+        maxWarmup: 30,
+      });
+      expect(report.ok, `seed ${seed}`).toBe(true);
+      expect(report.warmupStable).toBe(true);
+      fallbacks += report.prefixCuts - 1;
+    }
+    expect(fallbacks).toBeGreaterThan(0);
   });
 });
 
@@ -299,8 +395,44 @@ describe("warm-up", () => {
 
   it("keeps the number of strategy runs small", async () => {
     const report = await checkLookahead({ bars, signalsFor: emaCross, seed: 1, cuts: 3 });
-    // full + 7 prefix cuts + doubling and bisection up to 2000 + 16 windows
-    expect(report.runs).toBeLessThanOrEqual(1 + 7 + 2 * 12 + 16);
-    expect(report.windowsChecked).toBe(16);
+    // full + shortest prefix + doubling and bisection up to 2000 + 6 window pairs + 16 windows
+    expect(report.runs).toBeLessThanOrEqual(1 + 1 + 2 * 12 + 2 * 6 + 16);
+    expect(report.cutsChecked).toBe(1 + 6 + 16);
+    expect(report.windowsChecked).toBeGreaterThanOrEqual(16);
+  });
+
+  it("caps the default shortest prefix on long data, and still catches whole-series statistics", async () => {
+    const long = walk(250_000, 5);
+    let barsRun = 0;
+    const counted = (b: Bars): Signals => {
+      barsRun += b.close.length;
+      return emaCross(b);
+    };
+    const honest = await checkLookahead({ bars: long, signalsFor: counted, seed: 1 });
+    expect(honest.ok).toBe(true);
+    // the full run, a 20,000-bar shortest prefix (not 25,000) and small windows
+    expect(barsRun).toBeLessThan(long.close.length + 20_000 + 15_000);
+    expect(barsRun).toBeGreaterThan(long.close.length + 20_000);
+    for (const name of [
+      "normalised by the whole series' max",
+      "z-score with the whole series' mean and std",
+    ]) {
+      const report = await checkLookahead({ bars: long, signalsFor: cheats[name]!, seed: 1 });
+      expect(report.lookahead, name).toBe(true);
+    }
+  });
+
+  it("runs only the shortest prefix in full when the windows agree, so large data stays cheap", async () => {
+    const big = walk(60_000, 11);
+    let barsRun = 0;
+    const counted = (b: Bars): Signals => {
+      barsRun += b.close.length;
+      return emaCross(b);
+    };
+    const report = await checkLookahead({ bars: big, signalsFor: counted, seed: 1 });
+    expect(report.ok).toBe(true);
+    expect(report.prefixCuts).toBe(1);
+    // the full run, the ~10 % shortest prefix, and small windows
+    expect(barsRun).toBeLessThan(big.close.length * 1.35);
   });
 });

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dailyReturns, METRIC_CAP, metrics, scalarMetrics } from "../../src/backtest/metrics.ts";
+import {
+  dailyReturns,
+  METRIC_CAP,
+  metrics,
+  scalarMetrics,
+  summaryMetrics,
+} from "../../src/backtest/metrics.ts";
 import { type SimulationResult, simulate, type Trade } from "../../src/backtest/simulate.ts";
 
 const HOUR = 3_600_000;
@@ -106,6 +112,45 @@ describe("drawdown", () => {
     expect(y.calmar).toBeCloseTo(0.5, 9);
   });
 
+  it("equals the plain per-bar computation on random equity curves", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(-0.2, -0.05, -0.01, 0, 0.01, 0.05, 0.2), { minLength: 1, maxLength: 80 }),
+        (rets) => {
+          let e = 1;
+          let peak = 1;
+          let maxDd = 0;
+          let maxDdBars = 0;
+          let longest = 0;
+          let under = 0;
+          let depth = 0;
+          for (const r of rets) {
+            e *= 1 + r;
+            if (e >= peak) {
+              peak = e;
+              under = 0;
+              depth = 0;
+              continue;
+            }
+            under++;
+            longest = Math.max(longest, under);
+            const dd = 1 - e / peak;
+            depth = Math.max(depth, dd);
+            maxDd = Math.max(maxDd, dd);
+            if (depth === maxDd && maxDd > 0) maxDdBars = under;
+          }
+          const got = metrics(resultOf(rets), { timeframe: "1d" });
+          expect([got.maxDrawdown, got.maxDrawdownBars, got.longestDrawdownBars]).toEqual([
+            maxDd,
+            maxDdBars,
+            longest,
+          ]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("ratios of a week-long window are clamped to the cap", () => {
     expect(m.cagr).toBe(METRIC_CAP);
     expect(m.calmar).toBe(METRIC_CAP);
@@ -184,6 +229,19 @@ describe("defined values", () => {
 });
 
 describe("daily returns", () => {
+  it("handles bars out of time order and days with gaps between them", () => {
+    const D = 86_400_000;
+    const time = Float64Array.from([2 * D + 5, D + 7, 2 * D + 9, 5 * D, 5 * D + 1]);
+    const r = Float64Array.from([0.1, 0.2, -0.1, 0.5, 0.5]);
+    const d = dailyReturns(time, r);
+    expect(Array.from(d.day)).toEqual([2 * D, D, 2 * D, 5 * D]);
+    expect(Array.from(d.returns)).toEqual([1 + 0.1 - 1, 1 + 0.2 - 1, 1 - 0.1 - 1, 1.5 * 1.5 - 1]);
+    const sorted = dailyReturns(Float64Array.from([D, D + 1, 3 * D]), Float64Array.from([0.5, 0.5, 0]));
+    expect(Array.from(sorted.day)).toEqual([D, 3 * D]);
+    expect(Array.from(sorted.returns)).toEqual([1.5 * 1.5 - 1, 0]);
+    expect(dailyReturns(new Float64Array(0), new Float64Array(0)).day).toHaveLength(0);
+  });
+
   it("compounds per-bar returns within each UTC day", () => {
     // 30 hourly bars from midnight: 24 on day 0, 6 on day 1.
     const rets = Array.from({ length: 30 }, (_, i) => (i < 24 ? 0.01 : -0.02));
@@ -223,5 +281,26 @@ describe("daily returns", () => {
     expect(compounded).toBeCloseTo(sim.equity[n - 1]!, 12);
     expect(m.daily.day[0]).toBe(0);
     expect(m.daily.returns).toHaveLength(5);
+  });
+
+  it("summaryMetrics gives the scalar metrics without the daily series", () => {
+    const n = 500;
+    const bars = {
+      time: Float64Array.from({ length: n }, (_, i) => i * HOUR),
+      open: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3)),
+      high: Float64Array.from({ length: n }, (_, i) => 102 + Math.sin(i / 3)),
+      low: Float64Array.from({ length: n }, (_, i) => 98 + Math.sin(i / 3)),
+      close: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3 + 0.5)),
+      volume: new Float64Array(n),
+    };
+    const target = Float64Array.from({ length: n }, (_, i) => (i % 11 < 5 ? 1 : i % 11 < 8 ? -0.5 : 0));
+    const sim = simulate(
+      bars,
+      { kind: "target", target },
+      { direction: "long_short", feeBps: 5, slippageBps: 2, timeframe: "1h", startIndex: 20 },
+    );
+    const full = scalarMetrics(metrics(sim, { timeframe: "1h" }));
+    expect(full.tradeCount).toBeGreaterThan(10);
+    expect(summaryMetrics(sim, { timeframe: "1h" })).toEqual(full);
   });
 });

@@ -223,6 +223,10 @@ describe("Sandbox: hostile and broken candidates", () => {
         "const z = new Uint8Array(bars.close.length);\n    return { target: new Float64Array(z.length), enterLong: z, exitLong: z };",
         /both target and event series/,
       ],
+      [
+        "const z = new Uint8Array(bars.close.length);\n    const e = new Uint8Array(z.length); e[7] = 2;\n    return { enterLong: e, exitLong: z };",
+        /enterLong\[7\] is 2; event series hold only 0\/1/,
+      ],
       ["return null;", /got null/],
       ["return [1, 2];", /got an array/],
       [

@@ -201,6 +201,21 @@ export default defineStrategy({
     expect(new Set(a).size).toBe(a.length);
   });
 
+  it("Math.random cannot be replaced by a strategy", async () => {
+    const source = strategyWith(`let replaced = "no";
+    try { Math.random = () => 0.5; replaced = Math.random() === 0.5 ? "yes" : "no"; } catch { replaced = "threw"; }
+    let redefined = "no";
+    try { Object.defineProperty(Math, "random", { value: () => 0.5 }); redefined = "yes"; } catch { redefined = "threw"; }
+    console.log(replaced, redefined);
+    return { target: Float64Array.from(bars.close, () => Math.random() * 2 - 1) };`);
+    const seeded = strategyWith(
+      "return { target: Float64Array.from(bars.close, () => Math.random() * 2 - 1) };",
+    );
+    const r = ok(await sandbox.run(source, bars));
+    expect(r.logs).toEqual(["threw threw"]);
+    expect(target(r.signals)).toEqual(target(ok(await sandbox.run(seeded, bars)).signals));
+  });
+
   it("forbids reading the clock but allows dates built from bar times", async () => {
     const hours = strategyWith(
       "return { target: Float64Array.from(bars.time, (t) => (new Date(t).getUTCHours() < 12 ? 1 : 0)) };",
@@ -257,6 +272,51 @@ export default defineStrategy({
     for (const i of [0, 1, 499_999, 999_999]) {
       expect(got[i]).toBe((big.close[i] as number) > (big.open[i] as number) ? 1 : -1);
     }
+  });
+
+  it("copies in only the bar columns the strategy names", async () => {
+    const loaded = await sandbox.load(EMA_CROSS);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    try {
+      expect(loaded.handle.loadedColumns).toEqual(["close"]);
+      ok(await loaded.handle.signals(bars, { fast: 8 }));
+      expect(loaded.handle.loadedColumns).toEqual(["close"]);
+    } finally {
+      loaded.handle.dispose();
+    }
+  });
+
+  it("a column read the names did not reveal is copied in and the call re-run, never computed without it", async () => {
+    // Computed keys: the source never spells the column's name.
+    const source = strategyWith(`const v = bars[String.fromCharCode(118, 111, 108, 117, 109, 101)];
+    const o = bars[["o", "pen"].join("")];
+    return { target: bars.close.map((c, i) => (v[i] > 0 && c > o[i] ? 1 : -1)) };`);
+    const loaded = await sandbox.load(source);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    try {
+      expect(loaded.handle.loadedColumns).toEqual(["close"]);
+      const got = target(ok(await loaded.handle.signals(bars)).signals);
+      expect(got).toEqual(
+        bars.close.map((c, i) => ((bars.volume[i] as number) > 0 && c > (bars.open[i] as number) ? 1 : -1)),
+      );
+      expect(loaded.handle.loadedColumns).toEqual(["open", "close", "volume"]);
+      // Later calls copy them in from the start.
+      expect(target(ok(await loaded.handle.signals(sliceBars(bars, 100, 900))).signals)).toEqual(
+        got.subarray(100, 900),
+      );
+    } finally {
+      loaded.handle.dispose();
+    }
+  });
+
+  it("a strategy that swallows the missing column's error is still re-run with the column", async () => {
+    const source = strategyWith(`let h;
+    try { h = bars[String.fromCharCode(104, 105, 103, 104)]; } catch { h = bars.close; }
+    return { target: bars.close.map((c, i) => (h[i] > c ? 1 : 0)) };`);
+    const got = target(ok(await sandbox.run(source, bars)).signals);
+    // high > close on most bars; with close standing in for high it would be all zeros.
+    expect(got).toEqual(bars.close.map((c, i) => ((bars.high[i] as number) > c ? 1 : 0)));
+    expect(got.reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
   });
 
   it("bundles the ta library named by taEntry", async () => {

@@ -504,6 +504,31 @@ describe("simulate: properties", () => {
     );
   });
 
+  it("skipping flat stretches and fast-marking held ones give exactly what stepping through every bar gives", () => {
+    // Half the cases without stops and with sparse events: the held-stretch fast path needs both.
+    const cases = fc.oneof(
+      scenario,
+      scenario.map((sc) => ({ ...sc, risk: {}, target: false, density: sc.density / 10 })),
+    );
+    fc.assert(
+      fc.property(cases, fc.integer({ min: 0, max: 20 }), (sc, start) => {
+        const bars = walk(sc.n, sc.seed);
+        const opts: SimulationOptions = {
+          direction: sc.direction,
+          risk: sc.risk,
+          sizing: { mode: "fixed_fraction", fraction: 1 },
+          feeBps: 10,
+          slippageBps: 5,
+          timeframe: "1h",
+          startIndex: Math.min(start, sc.n - 1),
+        };
+        const signals = signalsFor(sc.n, sc.seed, sc.density, sc.target);
+        expect(simulate(bars, signals, opts)).toEqual(simulate(bars, signals, { ...opts, exhaustive: true }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("always flat with zero costs keeps equity at exactly 1", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 1e6 }), (n, seed) => {

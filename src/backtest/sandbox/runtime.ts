@@ -7,7 +7,11 @@
  * that V8 needs unfrozen for fast typed-array code (those are checked after every call instead), so
  * a strategy can neither tamper with the harness code nor carry state from one `signals` call to
  * the next (the strategy module itself is instantiated afresh per call), and (4) returns the driver
- * the host calls: `driver(op, factory, seed, params, time, open, high, low, close, volume)`.
+ * the host calls: `driver(op, factory, seed, params, n, time, open, high, low, close, volume)`.
+ * The host copies in only the bar columns it expects the strategy to read and passes undefined for
+ * the rest; such a column is a getter that records the read and throws, and a call that read one
+ * (even if the strategy caught the throw) returns `missing_column` so the host re-runs it with
+ * that column. A strategy therefore always computes on the real bars or not at all.
  *
  * The driver validates what `signals` returns and hands back plain typed arrays, so nothing the
  * strategy built (getters, proxies, prototypes) ever crosses into the host.
@@ -31,7 +35,10 @@ function alphaloopPrelude(ta) {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  Object.defineProperty(Math, "random", { value: random, writable: false, configurable: false, enumerable: false });
+  // A plain assignment, not defineProperty: redefining a property of Math moves it off V8's fast
+  // path and every Math.max/min/abs call in a strategy or in ta ran ~2.5x slower. The lockdown
+  // below freezes Math, which makes random read-only all the same.
+  Math.random = random;
 
   // Dates from bar times are fine (hour-of-day filters); reading the clock is not.
   const RealDate = Date;
@@ -169,6 +176,15 @@ function alphaloopPrelude(ta) {
     if (!isSeries(v)) throw new Invalid(name + " must be a series of 0/1 or booleans (e.g. a Uint8Array); got " + typeName(v));
     if (v.length !== n) throw new Invalid(name + " has length " + v.length + "; expected " + n + " (one value per bar)");
     const out = new Uint8Array(n);
+    if (v instanceof Uint8Array && v.byteLength === n) {
+      // The usual case: one branch-free pass for "any byte above 1", then a block copy.
+      let high = 0;
+      for (let i = 0; i < n; i++) high |= v[i] & 0xfe;
+      if (high === 0) {
+        out.set(v);
+        return out;
+      }
+    }
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (x === 1 || x === true) out[i] = 1;
@@ -267,9 +283,24 @@ function alphaloopPrelude(ta) {
     return { ok: false, kind: "runtime", message, stack };
   }
 
-  return function driver(op, factory, seed, params, time, open, high, low, close, volume) {
+  let missingColumn;
+  const columnProperty = (name, buffer) =>
+    buffer === undefined
+      ? {
+          get() {
+            if (missingColumn === undefined) missingColumn = name;
+            throw new Error("bars." + name + " is not loaded yet");
+          },
+          enumerable: true,
+          configurable: false,
+        }
+      : { value: new Float64Array(buffer), enumerable: true, writable: false, configurable: false };
+  const missing = () => ({ ok: false, kind: "missing_column", message: "bars." + missingColumn, column: missingColumn });
+
+  return function driver(op, factory, seed, params, n, time, open, high, low, close, volume) {
     logs = [];
     state = seed | 0;
+    missingColumn = undefined;
     // Checked before as well as after: a microtask queued by the last call runs after its check.
     if (checkBuiltins()) return { ok: false, kind: "policy", message: tainted, logs };
     try {
@@ -279,26 +310,34 @@ function alphaloopPrelude(ta) {
         const changed = checkBuiltins();
         return changed ? { ok: false, kind: "policy", message: changed, logs } : { ok: true, meta };
       }
-      const bars = Object.freeze({
-        time: new Float64Array(time), open: new Float64Array(open), high: new Float64Array(high),
-        low: new Float64Array(low), close: new Float64Array(close), volume: new Float64Array(volume),
-      });
+      const bars =
+        time !== undefined && open !== undefined && high !== undefined && low !== undefined && close !== undefined && volume !== undefined
+          ? Object.freeze({
+              time: new Float64Array(time), open: new Float64Array(open), high: new Float64Array(high),
+              low: new Float64Array(low), close: new Float64Array(close), volume: new Float64Array(volume),
+            })
+          : Object.freeze(Object.defineProperties({}, {
+              time: columnProperty("time", time), open: columnProperty("open", open), high: columnProperty("high", high),
+              low: columnProperty("low", low), close: columnProperty("close", close), volume: columnProperty("volume", volume),
+            }));
       const t0 = realNow();
       const output = def.signals(bars, Object.freeze(params), ta);
       const t1 = realNow();
       const changed = checkBuiltins();
       if (changed) return { ok: false, kind: "policy", message: changed, logs };
-      const signals = normalise(output, bars.time.length);
+      if (missingColumn !== undefined) return missing();
+      const signals = normalise(output, n);
+      if (missingColumn !== undefined) return missing();
       return { ok: true, signals, logs, signalsMs: t1 - t0, validateMs: realNow() - t1 };
     } catch (e) {
       const changed = checkBuiltins();
+      if (!changed && missingColumn !== undefined) return missing();
       const result = changed ? { ok: false, kind: "policy", message: changed } : fail(e);
       result.logs = logs;
       return result;
     }
   };
 }`;
-
 /**
  * Source of the per-context setup script: evaluating it (in a fresh context) yields the driver.
  * `taBundle` is an esbuild IIFE assigning the ta module namespace to `var __alphaloopTa`.

@@ -11,7 +11,7 @@
  * time per Sandbox (the loop does); vitest and the CLI need Node's `--no-node-snapshot` on Node 20.
  */
 import ivm from "isolated-vm";
-import type { Bars } from "../../domain/bars.ts";
+import { BAR_FIELDS, type BarField, type Bars } from "../../domain/bars.ts";
 import type { Signals } from "../../domain/signals.ts";
 import { closest } from "../../domain/suggest.ts";
 import { type ParamValue, resolveParams } from "../strategy-config.ts";
@@ -106,7 +106,9 @@ type DriverResult =
       stack?: string;
       logs?: string[];
       unknownKey?: string;
-    };
+    }
+  /** The strategy read a bar column the host did not copy in: run again with it. */
+  | { ok: false; kind: "missing_column"; column: BarField; message: string };
 
 type RawSignals =
   | {
@@ -248,11 +250,24 @@ export class StrategyHandle {
   private isolate: ivm.Isolate | undefined;
   private described: StrategyMeta | undefined;
   private disposed = false;
+  /**
+   * Bar columns copied into the isolate: those whose names appear in the compiled strategy, plus
+   * any a call was found reading (the driver reports it and the call is re-run). A guess that is
+   * too small costs a re-run, never a result computed without the column.
+   */
+  private readonly columns: Set<BarField>;
 
   constructor(
     private readonly sandbox: Sandbox,
     readonly compiled: CompiledStrategy,
-  ) {}
+  ) {
+    this.columns = new Set(BAR_FIELDS.filter((f) => new RegExp(`\\b${f}\\b`).test(compiled.code)));
+  }
+
+  /** @internal The columns the next call copies in. */
+  get loadedColumns(): readonly BarField[] {
+    return BAR_FIELDS.filter((f) => this.columns.has(f));
+  }
 
   get meta(): StrategyMeta {
     if (!this.described) throw new Error("strategy handle is not loaded");
@@ -316,21 +331,32 @@ export class StrategyHandle {
       }
     }
     try {
-      const transfers = columns.map((c) => copyIntoIsolate(c));
-      const paramsCopy = new ivm.ExternalCopy(resolved.values).copyInto({ release: true });
-      const t1 = performance.now();
-      const result = (await (this.driver as ivm.Reference).apply(
-        undefined,
-        [
-          "signals",
-          (this.factory as ivm.Reference).derefInto(),
-          options.seed ?? this.sandbox.seed,
-          paramsCopy,
-          ...transfers,
-        ],
-        { timeout: this.sandbox.timeoutMs, result: { copy: true } },
-      )) as DriverResult;
-      const t2 = performance.now();
+      let result: DriverResult;
+      let t1: number;
+      let t2: number;
+      for (;;) {
+        const transfers = BAR_FIELDS.map((f) => (this.columns.has(f) ? copyIntoIsolate(bars[f]) : undefined));
+        const paramsCopy = new ivm.ExternalCopy(resolved.values).copyInto({ release: true });
+        t1 = performance.now();
+        result = (await (this.driver as ivm.Reference).apply(
+          undefined,
+          [
+            "signals",
+            (this.factory as ivm.Reference).derefInto(),
+            options.seed ?? this.sandbox.seed,
+            paramsCopy,
+            n,
+            ...transfers,
+          ],
+          { timeout: this.sandbox.timeoutMs, result: { copy: true } },
+        )) as DriverResult;
+        t2 = performance.now();
+        if (result.ok || result.kind !== "missing_column") break;
+        if (!BAR_FIELDS.includes(result.column) || this.columns.has(result.column)) {
+          throw new Error(`sandbox driver asked for bar column ${String(result.column)} twice`);
+        }
+        this.columns.add(result.column);
+      }
       if (!result.ok) return { ok: false, error: this.driverError(result), logs: result.logs ?? [] };
       const signals = checkSignals(result.signals, n);
       if (typeof signals === "string") return failure("invalid_output", signals);
@@ -377,6 +403,10 @@ export class StrategyHandle {
   }
 
   private driverError(result: Extract<DriverResult, { ok: false }>): SandboxError {
+    if (result.kind === "missing_column") {
+      // Only a `signals` call has bars; seeing this anywhere else is a harness bug.
+      return { kind: "runtime", message: `bar column ${result.column} was read outside signals` };
+    }
     const position = result.stack ? this.positionInStack(result.stack) : undefined;
     const hint = result.unknownKey === undefined ? undefined : closest(result.unknownKey, OUTPUT_KEYS);
     const base =

@@ -56,8 +56,11 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
       tr = Math.max(hi - lo, Math.abs(hi - prevClose), Math.abs(lo - prevClose));
       const up = hi - prevHigh;
       const down = prevLow - lo;
-      plusDm = up < 0 || up < down ? 0 : up;
-      minusDm = down < 0 || down < up ? 0 : down;
+      // Branch-free, as which of up and down is larger is a coin flip: (|x| + x)·½ is exactly
+      // max(x, 0), and a comparison turned into 0 or 1 picks it or 0 (both are ≥ 0, so no −0).
+      // Equal to `up < 0 || up < down ? 0 : up` and its mirror.
+      plusDm = (Math.abs(up) + up) * 0.5 * +(up >= down);
+      minusDm = (Math.abs(down) + down) * 0.5 * +(down >= up);
     }
     prevHigh = hi;
     prevLow = lo;
@@ -81,13 +84,13 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
       avgPlus = (plusDm - avgPlus) * factor + avgPlus;
       avgMinus = (minusDm - avgMinus) * factor + avgMinus;
     }
-    // A zero ATR (flat bars) has no direction: report 0 rather than 0/0.
-    const pdi = avgTr === 0 ? 0 : avgPlus / avgTr;
-    const mdi = avgTr === 0 ? 0 : avgMinus / avgTr;
-    plusDi[i] = pdi * 100;
-    minusDi[i] = mdi * 100;
-    const sum = pdi + mdi;
-    const dx = sum === 0 ? 0 : (Math.abs(pdi - mdi) / sum) * 100;
+    // A zero ATR (flat bars) has no direction: report 0 rather than 0/0. Two divisions a bar, not
+    // three: the ATR cancels out of DX = |+DI − −DI| / (+DI + −DI) (equal up to rounding).
+    const inv = avgTr === 0 ? 0 : 100 / avgTr;
+    plusDi[i] = avgPlus * inv;
+    minusDi[i] = avgMinus * inv;
+    const sum = avgPlus + avgMinus;
+    const dx = sum === 0 || avgTr === 0 ? 0 : (Math.abs(avgPlus - avgMinus) / sum) * 100;
     dxCount++;
     if (dxCount < period) {
       avgDx += dx;

@@ -13,38 +13,74 @@ export function rsi(source: Series, period = 14): Float64Array {
   const src = toF64(source);
   const n = src.length;
   const out = new Float64Array(n);
-  const factor = 1 / period;
+  // Warm-up and steady state in separate loops: the steady loop has no warm-up branches, and it
+  // computes 100·g/(g + l) with one division instead of 100 − 100/(g/l + 1) with two (equal up to
+  // rounding; the second form also loses digits to cancellation near 0).
   let prev = Number.NaN;
   let avgGain = 0;
   let avgLoss = 0;
   let count = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i < n && count < period; i++) {
     const x = src[i]!;
-    if (x - x !== 0 || Number.isNaN(prev)) {
-      if (x - x === 0) prev = x;
-      out[i] = Number.NaN;
+    out[i] = Number.NaN;
+    if (x - x !== 0) continue;
+    if (Number.isNaN(prev)) {
+      prev = x;
       continue;
     }
-    // Branch-free (a random up/down branch mispredicts half the time); equal to trading-signals'
-    // `x > prev ? gain : loss` split, a flat bar giving 0 to both.
-    const gain = Math.max(x - prev, 0);
-    const loss = Math.max(prev - x, 0);
+    avgGain += Math.max(x - prev, 0);
+    avgLoss += Math.max(prev - x, 0);
     prev = x;
     count++;
-    if (count < period) {
-      avgGain += gain;
-      avgLoss += loss;
+    if (count === period) {
+      avgGain /= period;
+      avgLoss /= period;
+      out[i] = avgLoss === 0 ? 100 : (100 * avgGain) / (avgGain + avgLoss);
+    }
+  }
+  steady(src, out, i, prev, avgGain, avgLoss, period);
+  return out;
+}
+
+/**
+ * The steady-state loop, in a function of its own: V8 compiles a short function's loop far better
+ * (and more predictably) than a second loop reached through on-stack replacement (measured 3.5 vs
+ * 10 ms on 1M bars, depending on what ran before).
+ */
+function steady(
+  src: Float64Array,
+  out: Float64Array,
+  from: number,
+  last: number,
+  gain0: number,
+  loss0: number,
+  period: number,
+): void {
+  const n = src.length;
+  const factor = 1 / period;
+  const keep = 1 - factor;
+  const half = factor * 0.5;
+  let prev = last;
+  let avgGain = gain0;
+  let avgLoss = loss0;
+  for (let i = from; i < n; i++) {
+    const x = src[i]!;
+    if (x - x !== 0) {
       out[i] = Number.NaN;
       continue;
     }
-    if (count === period) {
-      avgGain = (avgGain + gain) / period;
-      avgLoss = (avgLoss + loss) / period;
-    } else {
-      avgGain = (gain - avgGain) * factor + avgGain;
-      avgLoss = (loss - avgLoss) * factor + avgLoss;
-    }
-    out[i] = avgLoss === 0 ? 100 : 100 - 100 / (avgGain / avgLoss + 1);
+    // Branch-free: a random up/down branch mispredicts half the time, and V8's Math.max compiles to
+    // branches too (it must order NaN and −0), which made this loop 2x slower. With a = |d|,
+    // (a + d)·½ is exactly max(d, 0) and (a − d)·½ exactly max(−d, 0), and multiplying by
+    // factor·½ rounds exactly like halving first: the same values as trading-signals'
+    // `x > prev ? gain : loss` split (a flat bar giving 0 to both). avg·(1 − 1/p) + x/p keeps
+    // one multiply and one add on the loop-carried chain.
+    const d = x - prev;
+    const a = Math.abs(d);
+    prev = x;
+    avgGain = avgGain * keep + (a + d) * half;
+    avgLoss = avgLoss * keep + (a - d) * half;
+    out[i] = avgLoss === 0 ? 100 : (100 * avgGain) / (avgGain + avgLoss);
   }
-  return out;
 }
