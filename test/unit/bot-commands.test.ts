@@ -94,6 +94,22 @@ describe("command definitions", () => {
     expect(menu).toMatchObject({ name: "Nudge this run", type: 3 });
     expect(JSON.stringify(research).length).toBeLessThan(8000);
   });
+
+  it("bound /research start islands: and max_iterations: as the run config schema does", () => {
+    const [research] = commandDefinitions();
+    const start = (research?.options ?? []).find((o) => o.name === "start") as {
+      options?: { name: string; min_value?: number; max_value?: number }[];
+    };
+    const option = (name: string) => start.options?.find((o) => o.name === name);
+    expect(option("islands")).toMatchObject({ min_value: 1, max_value: 16 });
+    expect(option("max_iterations")).toMatchObject({ min_value: 1 });
+    // The bounds are the schema's: the values just inside parse, the values just outside do not.
+    const at = (islands: number) => () => startRunConfig([], { islands, maxIterations: 50 });
+    expect(at(16)().loop.islands).toBe(16);
+    expect(at(1)().loop.islands).toBe(1);
+    expect(at(17)).toThrow(/loop\.islands: at most 16 islands/);
+    expect(at(0)).toThrow(/loop\.islands: at least 1 island/);
+  });
 });
 
 describe("thread names and run choices", () => {
