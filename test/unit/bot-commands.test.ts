@@ -10,7 +10,7 @@ import {
 } from "../../src/bot/render/command-replies.ts";
 import { EMBED_LIMITS, type Embed, embedLength } from "../../src/bot/render/limits.ts";
 import { runChoice } from "../../src/commands/autocomplete.ts";
-import { commandDefinitions } from "../../src/commands/definitions.ts";
+import { commandDefinitions, researchCommand } from "../../src/commands/definitions.ts";
 import { startOverrides, startRunConfig } from "../../src/commands/start.ts";
 import { freezeRunConfig, loadRunConfig, RunConfigError } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
@@ -96,8 +96,7 @@ describe("command definitions", () => {
   });
 
   it("bound /research start islands: and max_iterations: as the run config schema does", () => {
-    const [research] = commandDefinitions();
-    const start = (research?.options ?? []).find((o) => o.name === "start") as {
+    const start = (researchCommand().toJSON().options ?? []).find((o) => o.name === "start") as {
       options?: { name: string; min_value?: number; max_value?: number }[];
     };
     const option = (name: string) => start.options?.find((o) => o.name === name);
