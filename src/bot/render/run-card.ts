@@ -39,7 +39,7 @@ function islandsField(c: RunCardInput["config"]): EmbedField[] {
   return [
     {
       name: "Islands",
-      value: `${s.islands} (${seeds}) · best of each shown to the others every ${s.migrateEvery} iterations`,
+      value: `${s.islands} (${seeds}) · best of each shown to the others every ${s.migrateEvery === 1 ? "iteration" : `${s.migrateEvery} iterations`}`,
     },
   ];
 }
