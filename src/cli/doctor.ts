@@ -1,5 +1,7 @@
 import { join, relative, resolve } from "node:path";
 import { Redis } from "ioredis";
+import { type AccessPolicy, parseAccessPolicy } from "../bot/access.ts";
+import { parseMessageContent } from "../bot/message-content.ts";
 import { endpointFromEnv } from "../llm/client.ts";
 import { type CheckResult, type CheckStatus, checkLlm, describeLlmFailure } from "../llm/doctor-llm.ts";
 import { maskSecrets, secretValues } from "../log/secrets.ts";
@@ -8,6 +10,7 @@ import { type Db, openDb } from "../store/db.ts";
 /**
  * The checks behind `alphaloop doctor`: each configured part (store, Redis, model endpoint, Discord
  * token, QuickChart) is tried for real, under its own timeout, in parallel, and reported in one line.
+ * With a Discord token, the bot's own settings are read as `alphaloop bot` reads them ("bot setup").
  * A part that is not configured is skipped, not failed. Secret values are masked in every line.
  */
 
@@ -198,6 +201,65 @@ async function checkDiscord(env: NodeJS.ProcessEnv, token: string, timeoutMs: nu
   });
 }
 
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Who the policy lets in, or why it lets nobody in. */
+function describeAccess(p: AccessPolicy): { status: CheckStatus; detail: string } {
+  const guilds = Object.entries(p.guilds);
+  if (guilds.length === 0) {
+    return {
+      status: "warn",
+      detail:
+        "ALPHALOOP_DISCORD_ACCESS lists no server: the bot refuses every command (and names the server id to add)",
+    };
+  }
+  const nobody = guilds.filter(([, g]) => g.roles.length === 0 && g.users.length === 0).map(([id]) => id);
+  if (nobody.length > 0) {
+    return {
+      status: "warn",
+      detail: `${nobody.length === 1 ? "server" : "servers"} ${nobody.join(", ")} ${nobody.length === 1 ? "lists" : "list"} no roles or users: nobody can start runs there`,
+    };
+  }
+  const roles = new Set(guilds.flatMap(([, g]) => g.roles)).size;
+  const users = new Set(guilds.flatMap(([, g]) => g.users)).size;
+  const limited = guilds.filter(([, g]) => g.channels.length > 0).length;
+  return {
+    status: "ok",
+    detail: `${plural(guilds.length, "server")} allowed (${plural(roles, "role")}, ${plural(users, "user")}; ${limited ? `channels limited in ${limited}` : "any channel"})`,
+  };
+}
+
+/** The bot's settings, read as `alphaloop bot` reads them: what fails here stops the bot at start. */
+function checkBotSetup(env: NodeJS.ProcessEnv): CheckResult {
+  const problems: string[] = [];
+  let access: { status: CheckStatus; detail: string } | undefined;
+  try {
+    access = describeAccess(parseAccessPolicy(env["ALPHALOOP_DISCORD_ACCESS"]));
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  let messageContent: boolean | undefined;
+  try {
+    messageContent = parseMessageContent(env["ALPHALOOP_DISCORD_MESSAGE_CONTENT"]);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const result = (status: CheckStatus, detail: string): CheckResult => ({
+    name: "bot setup",
+    status,
+    target: "ALPHALOOP_DISCORD_ACCESS",
+    detail,
+    ms: 0,
+  });
+  if (problems.length > 0 || !access || messageContent === undefined) {
+    return result("fail", problems.join("; "));
+  }
+  const mc = messageContent
+    ? "message content on"
+    : "message content off: thread replies nudge only when they @mention the bot";
+  return result(access.status, `${access.detail} · ${mc}`);
+}
+
 async function checkQuickChart(url: string, timeoutMs: number): Promise<CheckResult> {
   const base = url.replace(/\/+$/, "");
   return timed(
@@ -257,6 +319,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<CheckResul
     discordToken
       ? checkDiscord(env, discordToken, timeoutMs)
       : skipped("discord", "DISCORD_TOKEN not set: no bot"),
+    // No token, no bot: its settings then matter to nothing, so there is no line for them.
+    ...(discordToken ? [checkBotSetup(env)] : []),
     quickchart
       ? checkQuickChart(quickchart, timeoutMs)
       : skipped("quickchart", "QUICKCHART_URL not set: no charts"),
