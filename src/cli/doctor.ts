@@ -182,8 +182,12 @@ async function checkRedis(url: string, timeoutMs: number): Promise<CheckResult> 
   }
 }
 
+function discordBase(env: NodeJS.ProcessEnv): string {
+  return (env["DISCORD_API_URL"]?.trim() || "https://discord.com/api").replace(/\/+$/, "");
+}
+
 async function checkDiscord(env: NodeJS.ProcessEnv, token: string, timeoutMs: number): Promise<CheckResult> {
-  const base = (env["DISCORD_API_URL"]?.trim() || "https://discord.com/api").replace(/\/+$/, "");
+  const base = discordBase(env);
   return timed("discord", base, timeoutMs, async () => {
     const res = await fetch(`${base}/v10/users/@me`, {
       headers: { authorization: `Bot ${token}` },
@@ -229,8 +233,40 @@ function describeAccess(p: AccessPolicy): { status: CheckStatus; detail: string 
   };
 }
 
-/** The bot's settings, read as `alphaloop bot` reads them: what fails here stops the bot at start. */
-function checkBotSetup(env: NodeJS.ProcessEnv): CheckResult {
+// Application flags: either means the gateway grants the MessageContent intent (the limited one
+// is what a bot in fewer than 100 servers gets from the portal toggle).
+const GATEWAY_MESSAGE_CONTENT = 1 << 18;
+const GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19;
+
+/** Whether the app may ask for MessageContent, or why that could not be read. */
+async function messageContentIntent(
+  env: NodeJS.ProcessEnv,
+  token: string,
+  timeoutMs: number,
+): Promise<{ enabled: boolean } | { unknown: string }> {
+  try {
+    const res = await withTimeout(
+      fetch(`${discordBase(env)}/v10/applications/@me`, {
+        headers: { authorization: `Bot ${token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      }),
+      timeoutMs,
+    );
+    if (!res.ok) return { unknown: `HTTP ${res.status}` };
+    const app = (await res.json()) as { flags?: unknown };
+    const flags = typeof app.flags === "number" ? app.flags : 0;
+    return { enabled: (flags & (GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED)) !== 0 };
+  } catch (err) {
+    return { unknown: message(err) };
+  }
+}
+
+/**
+ * The bot's settings, read as `alphaloop bot` reads them, and the MessageContent intent it will
+ * ask for: what fails here stops the bot at start.
+ */
+async function checkBotSetup(env: NodeJS.ProcessEnv, token: string, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
   const problems: string[] = [];
   let access: { status: CheckStatus; detail: string } | undefined;
   try {
@@ -249,15 +285,27 @@ function checkBotSetup(env: NodeJS.ProcessEnv): CheckResult {
     status,
     target: "ALPHALOOP_DISCORD_ACCESS",
     detail,
-    ms: 0,
+    ms: Math.round(performance.now() - started),
   });
   if (problems.length > 0 || !access || messageContent === undefined) {
     return result("fail", problems.join("; "));
   }
-  const mc = messageContent
-    ? "message content on"
-    : "message content off: thread replies nudge only when they @mention the bot";
-  return result(access.status, `${access.detail} · ${mc}`);
+  if (!messageContent) {
+    return result(
+      access.status,
+      `${access.detail} · message content off: thread replies nudge only when they @mention the bot`,
+    );
+  }
+  const intent = await messageContentIntent(env, token, timeoutMs);
+  if ("enabled" in intent && !intent.enabled) {
+    return result(
+      "fail",
+      "message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014). Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off",
+    );
+  }
+  // A token or network problem shows on the discord line; here it only leaves the intent unknown.
+  const how = "enabled" in intent ? "intent enabled" : `intent not checked: ${intent.unknown}`;
+  return result(access.status, `${access.detail} · message content on (${how})`);
 }
 
 async function checkQuickChart(url: string, timeoutMs: number): Promise<CheckResult> {
@@ -320,7 +368,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<CheckResul
       ? checkDiscord(env, discordToken, timeoutMs)
       : skipped("discord", "DISCORD_TOKEN not set: no bot"),
     // No token, no bot: its settings then matter to nothing, so there is no line for them.
-    ...(discordToken ? [checkBotSetup(env)] : []),
+    ...(discordToken ? [checkBotSetup(env, discordToken, timeoutMs)] : []),
     quickchart
       ? checkQuickChart(quickchart, timeoutMs)
       : skipped("quickchart", "QUICKCHART_URL not set: no charts"),
