@@ -283,7 +283,8 @@ async function checkBotSetup(env: NodeJS.ProcessEnv, token: string, timeoutMs: n
   const result = (status: CheckStatus, detail: string): CheckResult => ({
     name: "bot setup",
     status,
-    target: "ALPHALOOP_DISCORD_ACCESS",
+    // Settings, not a service: each detail names its own variable.
+    target: "",
     detail,
     ms: Math.round(performance.now() - started),
   });

@@ -316,6 +316,15 @@ describe("alphaloop doctor", () => {
       "message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014). Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off",
     );
     expect((missing.error as CliError).message).toMatch(/bot setup failed/);
+    // In text the detail stands alone: it names its own variable.
+    const text = await doctor({
+      DISCORD_TOKEN,
+      DISCORD_API_URL: `${discord}/api`,
+      ALPHALOOP_DISCORD_ACCESS: access,
+    });
+    expect(text.out).toContain(
+      "\n✗ bot setup   message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014).",
+    );
     // Off needs no intent; either intent flag (the limited one is what bots in < 100 servers get) will do.
     expect((await setup({ ALPHALOOP_DISCORD_MESSAGE_CONTENT: "off" })).check?.status).toBe("ok");
     for (const f of [GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED]) {
