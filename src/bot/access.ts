@@ -42,7 +42,11 @@ export function parseAccessPolicy(text: string | undefined): AccessPolicy {
   }
   const r = AccessSchema.safeParse(raw);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`);
+    const issues = r.error.issues.map((i) => {
+      // zod says only "Invalid key in record" for a bad guild key.
+      const what = i.code === "invalid_key" ? "a server's key must be its Discord id (digits)" : i.message;
+      return `${i.path.join(".") || "(top)"}: ${what}`;
+    });
     throw new AccessConfigError(`ALPHALOOP_DISCORD_ACCESS: ${issues.join("; ")}`);
   }
   return r.data;

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { type AccessPolicy, parseAccessPolicy } from "../bot/access.ts";
 import { type DiscordBotOptions, type RunningBot, startDiscordBot } from "../bot/discord-bot.ts";
 import { DiscordRest } from "../bot/discord-rest.ts";
+import { parseMessageContent } from "../bot/message-content.ts";
 import type { OutboxSetupOptions } from "../bot/outbox-setup.ts";
 import { outboxConsumerFromEnv } from "../bot/outbox-setup.ts";
 import { startRunConfig } from "../commands/start.ts";
@@ -43,15 +44,17 @@ export function botSettings(env: NodeJS.ProcessEnv): BotSettings {
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }
-  const mc = (env["ALPHALOOP_DISCORD_MESSAGE_CONTENT"] ?? "on").trim().toLowerCase();
-  if (!["on", "off"].includes(mc)) {
-    throw new CliError(`ALPHALOOP_DISCORD_MESSAGE_CONTENT must be on or off, not ${JSON.stringify(mc)}`, 2);
+  let messageContent: boolean;
+  try {
+    messageContent = parseMessageContent(env["ALPHALOOP_DISCORD_MESSAGE_CONTENT"]);
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
   }
   return {
     token,
     api: env["DISCORD_API_URL"]?.trim() || undefined,
     access,
-    messageContent: mc === "on",
+    messageContent,
     redisUrl: env["REDIS_URL"]?.trim() || undefined,
     queuePrefix: env["ALPHALOOP_QUEUE_PREFIX"] ?? "alphaloop",
   };

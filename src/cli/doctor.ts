@@ -1,5 +1,7 @@
 import { join, relative, resolve } from "node:path";
 import { Redis } from "ioredis";
+import { type AccessPolicy, parseAccessPolicy } from "../bot/access.ts";
+import { parseMessageContent } from "../bot/message-content.ts";
 import { endpointFromEnv } from "../llm/client.ts";
 import { type CheckResult, type CheckStatus, checkLlm, describeLlmFailure } from "../llm/doctor-llm.ts";
 import { maskSecrets, secretValues } from "../log/secrets.ts";
@@ -8,6 +10,7 @@ import { type Db, openDb } from "../store/db.ts";
 /**
  * The checks behind `alphaloop doctor`: each configured part (store, Redis, model endpoint, Discord
  * token, QuickChart) is tried for real, under its own timeout, in parallel, and reported in one line.
+ * With a Discord token, the bot's own settings are read as `alphaloop bot` reads them ("bot setup").
  * A part that is not configured is skipped, not failed. Secret values are masked in every line.
  */
 
@@ -179,8 +182,12 @@ async function checkRedis(url: string, timeoutMs: number): Promise<CheckResult> 
   }
 }
 
+function discordBase(env: NodeJS.ProcessEnv): string {
+  return (env["DISCORD_API_URL"]?.trim() || "https://discord.com/api").replace(/\/+$/, "");
+}
+
 async function checkDiscord(env: NodeJS.ProcessEnv, token: string, timeoutMs: number): Promise<CheckResult> {
-  const base = (env["DISCORD_API_URL"]?.trim() || "https://discord.com/api").replace(/\/+$/, "");
+  const base = discordBase(env);
   return timed("discord", base, timeoutMs, async () => {
     const res = await fetch(`${base}/v10/users/@me`, {
       headers: { authorization: `Bot ${token}` },
@@ -196,6 +203,110 @@ async function checkDiscord(env: NodeJS.ProcessEnv, token: string, timeoutMs: nu
     const me = (await res.json()) as { username?: string; id?: string; bot?: boolean };
     return { status: "ok", detail: `bot ${me.username ?? "?"} (id ${me.id ?? "?"})` };
   });
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Who the policy lets in, or why it lets nobody in. */
+function describeAccess(p: AccessPolicy): { status: CheckStatus; detail: string } {
+  const guilds = Object.entries(p.guilds);
+  if (guilds.length === 0) {
+    return {
+      status: "warn",
+      detail:
+        "ALPHALOOP_DISCORD_ACCESS lists no server: the bot refuses every command (and names the server id to add)",
+    };
+  }
+  const nobody = guilds.filter(([, g]) => g.roles.length === 0 && g.users.length === 0).map(([id]) => id);
+  if (nobody.length > 0) {
+    return {
+      status: "warn",
+      detail: `${nobody.length === 1 ? "server" : "servers"} ${nobody.join(", ")} ${nobody.length === 1 ? "lists" : "list"} no roles or users: nobody can start runs there`,
+    };
+  }
+  const roles = new Set(guilds.flatMap(([, g]) => g.roles)).size;
+  const users = new Set(guilds.flatMap(([, g]) => g.users)).size;
+  const limited = guilds.filter(([, g]) => g.channels.length > 0).length;
+  return {
+    status: "ok",
+    detail: `${plural(guilds.length, "server")} allowed (${plural(roles, "role")}, ${plural(users, "user")}; ${limited ? `channels limited in ${limited}` : "any channel"})`,
+  };
+}
+
+// Application flags: either means the gateway grants the MessageContent intent (the limited one
+// is what a bot in fewer than 100 servers gets from the portal toggle).
+const GATEWAY_MESSAGE_CONTENT = 1 << 18;
+const GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19;
+
+/** Whether the app may ask for MessageContent, or why that could not be read. */
+async function messageContentIntent(
+  env: NodeJS.ProcessEnv,
+  token: string,
+  timeoutMs: number,
+): Promise<{ enabled: boolean } | { unknown: string }> {
+  try {
+    const res = await withTimeout(
+      fetch(`${discordBase(env)}/v10/applications/@me`, {
+        headers: { authorization: `Bot ${token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      }),
+      timeoutMs,
+    );
+    if (!res.ok) return { unknown: `HTTP ${res.status}` };
+    const app = (await res.json()) as { flags?: unknown };
+    const flags = typeof app.flags === "number" ? app.flags : 0;
+    return { enabled: (flags & (GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED)) !== 0 };
+  } catch (err) {
+    return { unknown: message(err) };
+  }
+}
+
+/**
+ * The bot's settings, read as `alphaloop bot` reads them, and the MessageContent intent it will
+ * ask for: what fails here stops the bot at start.
+ */
+async function checkBotSetup(env: NodeJS.ProcessEnv, token: string, timeoutMs: number): Promise<CheckResult> {
+  const started = performance.now();
+  const problems: string[] = [];
+  let access: { status: CheckStatus; detail: string } | undefined;
+  try {
+    access = describeAccess(parseAccessPolicy(env["ALPHALOOP_DISCORD_ACCESS"]));
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  let messageContent: boolean | undefined;
+  try {
+    messageContent = parseMessageContent(env["ALPHALOOP_DISCORD_MESSAGE_CONTENT"]);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const result = (status: CheckStatus, detail: string): CheckResult => ({
+    name: "bot setup",
+    status,
+    // Settings, not a service: each detail names its own variable.
+    target: "",
+    detail,
+    ms: Math.round(performance.now() - started),
+  });
+  if (problems.length > 0 || !access || messageContent === undefined) {
+    return result("fail", problems.join("; "));
+  }
+  if (!messageContent) {
+    return result(
+      access.status,
+      `${access.detail} · message content off: thread replies nudge only when they @mention the bot`,
+    );
+  }
+  const intent = await messageContentIntent(env, token, timeoutMs);
+  if ("enabled" in intent && !intent.enabled) {
+    return result(
+      "fail",
+      "message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014). Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off",
+    );
+  }
+  // A token or network problem shows on the discord line; here it only leaves the intent unknown.
+  const how = "enabled" in intent ? "intent enabled" : `intent not checked: ${intent.unknown}`;
+  return result(access.status, `${access.detail} · message content on (${how})`);
 }
 
 async function checkQuickChart(url: string, timeoutMs: number): Promise<CheckResult> {
@@ -257,6 +368,8 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<CheckResul
     discordToken
       ? checkDiscord(env, discordToken, timeoutMs)
       : skipped("discord", "DISCORD_TOKEN not set: no bot"),
+    // No token, no bot: its settings then matter to nothing, so there is no line for them.
+    ...(discordToken ? [checkBotSetup(env, discordToken, timeoutMs)] : []),
     quickchart
       ? checkQuickChart(quickchart, timeoutMs)
       : skipped("quickchart", "QUICKCHART_URL not set: no charts"),

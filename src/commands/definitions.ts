@@ -12,6 +12,7 @@ import {
 } from "discord.js";
 import { DRIVER_NAMES } from "../cli/driver-choice.ts";
 import { presetNames } from "../loop/config-files.ts";
+import { MAX_ISLANDS } from "../loop/islands.ts";
 
 export const RESEARCH = "research";
 export const NUDGE_MESSAGE = "Nudge this run";
@@ -55,7 +56,12 @@ export function researchCommand(presets: readonly string[] = presetNames()): Sla
         o.setName("max_iterations").setDescription("iteration budget").setMinValue(1).setMaxValue(10_000),
       )
       .addIntegerOption((o) =>
-        o.setName("islands").setDescription("parallel islands (loop.islands)").setMinValue(1).setMaxValue(64),
+        o
+          .setName("islands")
+          .setDescription("sub-searches taking turns, sharing the run's ledger (loop.islands)")
+          .setMinValue(1)
+          // The schema's bound: Discord then refuses 17+ before the bot ever sees it.
+          .setMaxValue(MAX_ISLANDS),
       ),
   );
   for (const [name, what] of [

@@ -7,6 +7,7 @@ import type { ChatInputCommandInteraction } from "discord.js";
 import { canStart } from "../bot/access.ts";
 import { mergeConfig, parseRunConfig, type RunConfig } from "../domain/run-config.ts";
 import { loadRunConfigFiles, presetPath } from "../loop/config-files.ts";
+import { islandSettings } from "../loop/islands.ts";
 import { createRun } from "../loop/runner.ts";
 import { submitRun } from "../queue/control.ts";
 import {
@@ -89,9 +90,11 @@ export async function start(i: ChatInputCommandInteraction, ctx: CommandContext)
     });
     await submitRun(ctx.runs, ctx.transport, run.id);
     const c = run.config;
+    const islands = islandSettings(c.loop).islands;
+    const on = islands > 1 ? ` on ${islands} islands` : "";
     return {
       content: [
-        `▶ Run \`${run.id}\` started by <@${i.user.id}>: ${c.dataset.symbol} ${c.dataset.timeframe}, driver ${choice.name} (${choice.why}), up to ${c.budgets.max_iterations} iterations, config \`${run.configHash.slice(0, 12)}\`.`,
+        `▶ Run \`${run.id}\` started by <@${i.user.id}>: ${c.dataset.symbol} ${c.dataset.timeframe}, driver ${choice.name} (${choice.why}), up to ${c.budgets.max_iterations} iterations${on}, config \`${run.configHash.slice(0, 12)}\`.`,
         "Its card and thread follow in this channel; reply in the thread to steer it.",
       ].join("\n"),
     };

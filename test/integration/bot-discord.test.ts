@@ -137,7 +137,7 @@ windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
   holdout: { start: "2021-07-01", end: "2021-12-01" }
 walk_forward: { folds: 3, warmup_bars: 200 }
-loop: { seed: 3, max_fix_attempts: 5 }
+loop: { seed: 3, max_fix_attempts: 5, migrate_every: 1 }
 `,
     );
     env = {
@@ -255,6 +255,67 @@ loop: { seed: 3, max_fix_attempts: 5 }
     // The token went out only as the Authorization header and in IDENTIFY.
     for (const r of discord.requests) expect(JSON.stringify(r.json ?? {})).not.toContain(TOKEN);
   }, 120_000);
+
+  it("starts a run with islands: frozen in its config, on the card, and in every iteration post", async () => {
+    const start = slash(
+      "start",
+      { brief: "three turns on two islands", driver: "heuristic", max_iterations: 3, islands: 2 },
+      OWNER,
+      HERE,
+    );
+    const answer = await ask(start);
+    expect(String(answer["content"])).toMatch(/, up to 3 iterations on 2 islands, config `/);
+    const runId = /`(r-[0-9a-f]{8})`/.exec(String(answer["content"]))?.[1] as string;
+    const run = await settled(runId);
+    expect(run.status).toBe("completed");
+    expect(run.config.loop.islands).toBe(2);
+    expect(run.config.loop.migrate_every).toBe(1); // the bot's base config
+
+    const card = discord.messagesIn(CHANNEL).find((m) => embedOf(m.body).title === `Research run ${runId}`);
+    expect(embedOf(card?.body ?? {}).fields?.find((f) => f.name === "Islands")?.value).toBe(
+      "2 (seeds 3…4) · best of each shown to the others every iteration",
+    );
+
+    // Islands take turns: #1 island 0, #2 island 1, #3 island 0; each post says which.
+    const history = await runs.history(runId);
+    expect(history.map((h) => h.n)).toEqual([1, 2, 3]);
+    const posts = discord
+      .messagesIn(run.threadId as string)
+      .map((m) => (m.body["embeds"] as Embed[] | undefined)?.[0])
+      .filter((e): e is Embed => /^#\d+ /.test(e?.title ?? ""));
+    expect(posts.map((e) => /^#\d+ .* · (island \d+) · [A-Z ]+$/.exec(e.title ?? "")?.[1])).toEqual([
+      "island 0",
+      "island 1",
+      "island 0",
+    ]);
+    // Migration after every iteration: #2 is shown island 0's best so far (#1), #3 island 1's (#2).
+    const migrants = posts.map((e) => e.fields?.find((f) => f.name === "Migrants in")?.value);
+    const [first, second] = history;
+    expect(first?.configYaml && second?.configYaml).toBeTruthy();
+    expect(migrants).toEqual([undefined, `island 0: #1 ${first?.name}`, `island 1: #2 ${second?.name}`]);
+  }, 120_000);
+
+  it("refuses islands the budget cannot give a turn, privately and before creating anything", async () => {
+    const before = (await runs.listRuns(1000)).length;
+    const tooMany = slash(
+      "start",
+      { brief: "more islands than turns", driver: "heuristic", max_iterations: 3, islands: 5 },
+      OWNER,
+      HERE,
+    );
+    const err = await ask(tooMany);
+    expect(err["flags"]).toBe(EPHEMERAL);
+    expect(String(err["content"])).toContain(
+      "loop.islands (5) exceeds budgets.max_iterations (3): islands take turns, so some would never run",
+    );
+    // Discord enforces the option's 16, but a stale registration or a raw API call may not.
+    const over = await ask(
+      slash("start", { brief: "seventeen", driver: "heuristic", islands: 17 }, OWNER, HERE),
+    );
+    expect(over["flags"]).toBe(EPHEMERAL);
+    expect(String(over["content"])).toContain("loop.islands: at most 16 islands");
+    expect((await runs.listRuns(1000)).length).toBe(before);
+  }, 60_000);
 
   /** A Discord run of this guild with a thread, paused, ready to be steered. */
   async function pausedRun(brief: string, maxIterations = 1): Promise<{ run: RunRecord; thread: Where }> {

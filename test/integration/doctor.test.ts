@@ -210,6 +210,141 @@ describe("alphaloop doctor", () => {
     expect((bad.error as CliError).message).toMatch(/redis, discord, quickchart failed/);
   });
 
+  it("checks the bot's setup when DISCORD_TOKEN is set: access policy and message content", async () => {
+    const discord = await httpStub({
+      "/api/v10/users/@me": () => [200, { id: "42", username: "alphaloop-bot", bot: true }],
+      "/api/v10/applications/@me": () => [200, { id: "42", flags: 1 << 18 }],
+    });
+    const bot = (env: NodeJS.ProcessEnv) =>
+      doctor({ DISCORD_TOKEN, DISCORD_API_URL: `${discord}/api`, ...env }, ["--json"]);
+    const setupOf = (out: string) =>
+      (JSON.parse(out) as { checks: { name: string; status: string; detail: string }[] }).checks.find(
+        (c) => c.name === "bot setup",
+      );
+    const guild = "900000000000000001";
+
+    const good = await bot({
+      ALPHALOOP_DISCORD_ACCESS: JSON.stringify({
+        guilds: {
+          [guild]: { roles: ["700000000000000001"], users: ["600000000000000001", "600000000000000002"] },
+          "900000000000000002": { roles: ["700000000000000002"], channels: ["800000000000000001"] },
+        },
+      }),
+      ALPHALOOP_DISCORD_MESSAGE_CONTENT: "off",
+    });
+    expect(good.error).toBeUndefined();
+    expect(setupOf(good.out)).toMatchObject({
+      status: "ok",
+      detail:
+        "2 servers allowed (2 roles, 2 users; channels limited in 1) · message content off: thread replies nudge only when they @mention the bot",
+    });
+
+    // Parsed exactly as `alphaloop bot` parses it: the same message, and a failure (the bot would not start).
+    const badJson = await bot({ ALPHALOOP_DISCORD_ACCESS: "{guilds: nope" });
+    expect(setupOf(badJson.out)).toMatchObject({ status: "fail" });
+    expect(setupOf(badJson.out)?.detail).toMatch(/^ALPHALOOP_DISCORD_ACCESS is not valid JSON: /);
+    expect((badJson.error as CliError).message).toMatch(/bot setup failed/);
+    const badId = await bot({ ALPHALOOP_DISCORD_ACCESS: '{"guilds": {"my-server": {}}}' });
+    expect(setupOf(badId.out)?.detail).toBe(
+      "ALPHALOOP_DISCORD_ACCESS: guilds.my-server: a server's key must be its Discord id (digits)",
+    );
+    const badMc = await bot({
+      ALPHALOOP_DISCORD_ACCESS: JSON.stringify({ guilds: { [guild]: { roles: ["700000000000000001"] } } }),
+      ALPHALOOP_DISCORD_MESSAGE_CONTENT: "maybe",
+    });
+    expect(setupOf(badMc.out)).toMatchObject({
+      status: "fail",
+      detail: 'ALPHALOOP_DISCORD_MESSAGE_CONTENT must be on or off, not "maybe"',
+    });
+
+    // Legal but useless: the bot starts and refuses every command, or nobody may start a run.
+    const none = await bot({});
+    expect(none.error).toBeUndefined();
+    expect(setupOf(none.out)).toMatchObject({
+      status: "warn",
+      detail:
+        "ALPHALOOP_DISCORD_ACCESS lists no server: the bot refuses every command (and names the server id to add) · message content on (intent enabled)",
+    });
+    const nobody = await bot({ ALPHALOOP_DISCORD_ACCESS: JSON.stringify({ guilds: { [guild]: {} } }) });
+    expect(setupOf(nobody.out)).toMatchObject({
+      status: "warn",
+      detail: `server ${guild} lists no roles or users: nobody can start runs there · message content on (intent enabled)`,
+    });
+
+    // Not configured without a token; the token never printed, even when pasted into the policy.
+    const off = await doctor({ ALPHALOOP_DISCORD_ACCESS: "{" }, ["--json"]);
+    expect(setupOf(off.out)).toBeUndefined();
+    const leaked = await bot({ ALPHALOOP_DISCORD_ACCESS: `{"guilds": {"${DISCORD_TOKEN}": {}}}` });
+    expect(setupOf(leaked.out)?.status).toBe("fail");
+    expect(leaked.out).not.toContain(DISCORD_TOKEN);
+    const text = await doctor({
+      DISCORD_TOKEN,
+      DISCORD_API_URL: `${discord}/api`,
+      ALPHALOOP_DISCORD_ACCESS: JSON.stringify({ guilds: { [guild]: { users: ["600000000000000001"] } } }),
+    });
+    expect(text.out).toMatch(
+      /\n✓ bot setup +1 server allowed \(0 roles, 1 user; any channel\) · message content on \(intent enabled\)\n/,
+    );
+  });
+
+  it("fails the bot setup when message content is on but the app lacks the privileged intent", async () => {
+    const GATEWAY_MESSAGE_CONTENT = 1 << 18;
+    const GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19;
+    let flags = 0;
+    const discord = await httpStub({
+      "/api/v10/users/@me": () => [200, { id: "42", username: "alphaloop-bot", bot: true }],
+      "/api/v10/applications/@me": (auth) =>
+        auth === `Bot ${DISCORD_TOKEN}`
+          ? [200, { id: "42", flags }]
+          : [401, { message: "401: Unauthorized" }],
+    });
+    const access = JSON.stringify({ guilds: { "900000000000000001": { users: ["600000000000000001"] } } });
+    const setup = async (env: NodeJS.ProcessEnv = {}) => {
+      const r = await doctor(
+        { DISCORD_TOKEN, DISCORD_API_URL: `${discord}/api`, ALPHALOOP_DISCORD_ACCESS: access, ...env },
+        ["--json"],
+      );
+      const check = (
+        JSON.parse(r.out) as { checks: { name: string; status: string; detail: string }[] }
+      ).checks.find((c) => c.name === "bot setup");
+      return { ...r, check };
+    };
+
+    const missing = await setup();
+    expect(missing.check?.status).toBe("fail");
+    expect(missing.check?.detail).toBe(
+      "message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014). Enable it in the Developer Portal (Bot → Privileged Gateway Intents) or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off",
+    );
+    expect((missing.error as CliError).message).toMatch(/bot setup failed/);
+    // In text the detail stands alone: it names its own variable.
+    const text = await doctor({
+      DISCORD_TOKEN,
+      DISCORD_API_URL: `${discord}/api`,
+      ALPHALOOP_DISCORD_ACCESS: access,
+    });
+    expect(text.out).toContain(
+      "\n✗ bot setup   message content is on but this bot's MessageContent intent is off: Discord would close the gateway (4014).",
+    );
+    // Off needs no intent; either intent flag (the limited one is what bots in < 100 servers get) will do.
+    expect((await setup({ ALPHALOOP_DISCORD_MESSAGE_CONTENT: "off" })).check?.status).toBe("ok");
+    for (const f of [GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED]) {
+      flags = f | 1;
+      const ok = await setup();
+      expect(ok.check).toMatchObject({
+        status: "ok",
+        detail: "1 server allowed (0 roles, 1 user; any channel) · message content on (intent enabled)",
+      });
+    }
+    // A token Discord rejects: the discord line says so; this one only says the intent went unchecked.
+    const rejected = await setup({ DISCORD_TOKEN: `${DISCORD_TOKEN}-revoked` });
+    expect(rejected.check).toMatchObject({
+      status: "ok",
+      detail:
+        "1 server allowed (0 roles, 1 user; any channel) · message content on (intent not checked: HTTP 401)",
+    });
+    expect(rejected.out).not.toContain(DISCORD_TOKEN);
+  });
+
   it("reports a real Postgres with its migrations, and a refused one in one line", async () => {
     const schema = testSchema("doctor");
     const migrations = listMigrations().length;

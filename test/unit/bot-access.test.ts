@@ -81,5 +81,9 @@ describe("discord access policy", () => {
     expect(() => parseAccessPolicy(JSON.stringify({ guilds: { [G]: { admins: [] } } }))).toThrow(
       /ALPHALOOP_DISCORD_ACCESS/,
     );
+    // A server named instead of its id: say what the key must be, not just that it is invalid.
+    expect(() => parseAccessPolicy('{"guilds": {"my-server": {}}}')).toThrow(
+      "ALPHALOOP_DISCORD_ACCESS: guilds.my-server: a server's key must be its Discord id (digits)",
+    );
   });
 });

@@ -10,7 +10,7 @@ import {
 } from "../../src/bot/render/command-replies.ts";
 import { EMBED_LIMITS, type Embed, embedLength } from "../../src/bot/render/limits.ts";
 import { runChoice } from "../../src/commands/autocomplete.ts";
-import { commandDefinitions } from "../../src/commands/definitions.ts";
+import { commandDefinitions, researchCommand } from "../../src/commands/definitions.ts";
 import { startOverrides, startRunConfig } from "../../src/commands/start.ts";
 import { freezeRunConfig, loadRunConfig, RunConfigError } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
@@ -93,6 +93,21 @@ describe("command definitions", () => {
     expect(research?.name).toBe("research");
     expect(menu).toMatchObject({ name: "Nudge this run", type: 3 });
     expect(JSON.stringify(research).length).toBeLessThan(8000);
+  });
+
+  it("bound /research start islands: and max_iterations: as the run config schema does", () => {
+    const start = (researchCommand().toJSON().options ?? []).find((o) => o.name === "start") as {
+      options?: { name: string; min_value?: number; max_value?: number }[];
+    };
+    const option = (name: string) => start.options?.find((o) => o.name === name);
+    expect(option("islands")).toMatchObject({ min_value: 1, max_value: 16 });
+    expect(option("max_iterations")).toMatchObject({ min_value: 1 });
+    // The bounds are the schema's: the values just inside parse, the values just outside do not.
+    const at = (islands: number) => () => startRunConfig([], { islands, maxIterations: 50 });
+    expect(at(16)().loop.islands).toBe(16);
+    expect(at(1)().loop.islands).toBe(1);
+    expect(at(17)).toThrow(/loop\.islands: at most 16 islands/);
+    expect(at(0)).toThrow(/loop\.islands: at least 1 island/);
   });
 });
 

@@ -22,7 +22,7 @@ import { freezeRunConfig, loadRunConfig } from "../../src/domain/run-config.ts";
 
 const OWNER = "123456789012345678";
 const run = { id: "r7", owner: OWNER, guildId: "900000000000000001", threadId: "900000000000000002" };
-const passed = gatePassedPayload({
+const passedJson = {
   n: 7,
   name: "ema-atr",
   family: "momentum",
@@ -30,7 +30,8 @@ const passed = gatePassedPayload({
   gates: [{ gate: "sharpe", value: 1.6, threshold: 1, op: ">=", pass: true, margin: 0.6 }],
   code: "export default function strategy() {}\n",
   configYaml: "timeframe: 1h\nparams: {}\n",
-});
+};
+const passed = gatePassedPayload(passedJson);
 
 describe("gate-pass notifications", () => {
   it("mentions the owner in content and lets exactly that user ping when on", () => {
@@ -66,6 +67,20 @@ describe("gate-pass notifications", () => {
     );
     expect(dm.embeds?.[0]?.fields?.[0]).toEqual({ name: "sharpe", value: "1.60 ≥ 1.00 ✓", inline: true });
     expect(dm.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it("names the island of a pass in a run with islands, in the ping, the DM and the push", () => {
+    const onIsland = gatePassedPayload({ ...passedJson, island: 3 });
+    expect(gatePassMention(run, onIsland, "on")?.content).toContain(
+      "#7 ema-atr · momentum · island 3 passed every gate.",
+    );
+    expect(gatePassDm(run, onIsland).embeds?.[0]?.title).toBe(
+      "#7 ema-atr · momentum · island 3 passed every gate",
+    );
+    expect(gatePassPush(run, onIsland).title).toBe(
+      "alphaloop: #7 ema-atr · momentum · island 3 passed every gate",
+    );
+    expect(gatePassMention(run, passed, "on")?.content).not.toContain("island");
   });
 
   it("writes a plain push text without Discord markup", () => {
@@ -144,6 +159,26 @@ describe("run card", () => {
     expect(field("Gates")).toContain("max drawdown ≤ 25.0 %");
     expect(field("Config")).toBe(`\`${frozen.hash.slice(0, 12)}\``);
     expect(field("Owner")).toBe(`<@${OWNER}>`);
+    expect(field("Islands")).toBeUndefined();
+    expect(embedLength(e)).toBeLessThanOrEqual(EMBED_LIMITS.total);
+  });
+
+  it("shows the islands and their migration interval when the run has more than one", () => {
+    const config = loadRunConfig(readFileSync("configs/default.yaml", "utf8"), [
+      { text: "loop: { islands: 4, migrate_every: 6 }", source: "islands.yaml" },
+    ]);
+    const e = runCardEmbed({
+      id: "r8",
+      brief: "b",
+      driver: "ga",
+      config,
+      configHash: freezeRunConfig(config).hash,
+      owner: OWNER,
+      status: "running",
+    });
+    expect(e.fields?.find((f) => f.name === "Islands")?.value).toBe(
+      "4 (seeds 1…4) · best of each shown to the others every 6 iterations",
+    );
     expect(embedLength(e)).toBeLessThanOrEqual(EMBED_LIMITS.total);
   });
 });

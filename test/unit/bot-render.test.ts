@@ -167,10 +167,19 @@ describe("iteration embed", () => {
       decision: { decision: "fix", rationale: wide, nextHypothesis: wide },
       forced: wide,
       nudges: Array.from({ length: 12 }, (_, i) => ({ id: i, author: wide.slice(0, 50), text: wide })),
+      island: 15,
+      migrants: Array.from({ length: 15 }, (_, i) => ({ island: i, n: 1000 + i, name: wide })),
     });
     const e = iterationEmbed(p, "r".repeat(200));
     expectWithinLimits(e);
     expect(e.title?.startsWith("#7 ema-")).toBe(true);
+    // The island and verdict are what a reader scans for: a long name never pushes them out.
+    expect(e.title?.endsWith(" · island 15 · DISCARD")).toBe(true);
+    const migrantsIn = e.fields?.find((f) => f.name === "Migrants in")?.value ?? "";
+    expect(migrantsIn).toMatch(/^island 0: #1000 /);
+    // Whole migrants while they fit, then a count of the rest, so 15 long names stay short.
+    expect(migrantsIn).toMatch(/ · \+\d+ more$/);
+    expect(migrantsIn.length).toBeLessThanOrEqual(300);
     // Every failing gate gets its own field before any passing one; the rest are summed up.
     const gateFields = (e.fields ?? []).filter((f) => /^g\d+-/.test(f.name));
     const failing = gateFields.filter((f) => f.value.endsWith("✗"));
@@ -182,9 +191,37 @@ describe("iteration embed", () => {
     // Long text does not crowd out the verdict: reasons, decision and cost all survive.
     expect(e.description).toContain("• 0: rrr");
     expect(e.description).toMatch(/…and \d+ more$/);
-    for (const name of ["Decision", "Next hypothesis", "Tokens", "Time"]) {
+    for (const name of ["Migrants in", "Decision", "Next hypothesis", "Tokens", "Time"]) {
       expect(e.fields?.some((f) => f.name === name)).toBe(true);
     }
+  });
+
+  it("names the island (0-based, like the terminal's isl column) and the migrants it was shown", () => {
+    const p = iterationPayload({
+      ...basePayload,
+      island: 2,
+      migrants: [
+        { island: 0, n: 4, name: "ema-cross" },
+        { island: 1, n: 6, name: null },
+      ],
+    });
+    expect(iterationTitle(p)).toBe("#7 ema-atr · momentum · island 2 · DISCARD");
+    const e = iterationEmbed(p, "r1");
+    expect(e.fields?.find((f) => f.name === "Migrants in")?.value).toBe(
+      "island 0: #4 ema-cross · island 1: #6 unnamed",
+    );
+    expectWithinLimits(e);
+    // A run without islands: no island in the title, no migrants field.
+    const plain = iterationEmbed(iterationPayload(basePayload), "r1");
+    expect(plain.title).toBe("#7 ema-atr · momentum · DISCARD");
+    expect(plain.fields?.some((f) => f.name === "Migrants in")).toBe(false);
+    // Island 0 is still an island; a mistyped island or migrant is left out, not shown as NaN.
+    expect(iterationTitle(iterationPayload({ ...basePayload, island: 0 }))).toBe(
+      "#7 ema-atr · momentum · island 0 · DISCARD",
+    );
+    const odd = iterationPayload({ ...basePayload, island: "2", migrants: [{ island: -1 }, "x", { n: 3 }] });
+    expect(odd.island).toBeNull();
+    expect(odd.migrants).toEqual([]);
   });
 
   it("reads a payload with missing or mistyped fields without throwing", () => {

@@ -1,7 +1,11 @@
 /**
- * The thread post for one iteration (pure): title `#7 ema-atr · momentum · DISCARD`, one field per
- * gate (value, threshold, ✓/✗), the DISCARD reasons, the decision and next hypothesis, the nudges
- * it applied, tokens and time; always within Discord's limits (fitEmbed).
+ * The thread post for one iteration (pure): title `#7 ema-atr · momentum · DISCARD` (with
+ * `· island 2 ·` before the verdict in a run with islands), one field per gate (value, threshold,
+ * ✓/✗), the DISCARD reasons, the migrants the island was shown, the decision and next hypothesis,
+ * the nudges it applied, tokens and time; always within Discord's limits (fitEmbed).
+ *
+ * Islands are numbered from 0, as in `alphaloop run`'s `isl` column and in the hypotheses the
+ * drivers write ("island 1's best (#5)"), so a reader can match a post to either.
  */
 import { COLORS, formatCount, formatMs, gateValue, quoteUntrusted, STATUS_LABEL } from "./format.ts";
 import { EMBED_LIMITS, type Embed, type EmbedField, embedLength, fitEmbed, truncate } from "./limits.ts";
@@ -9,9 +13,35 @@ import { NO_MENTIONS, type OutgoingMessage } from "./message.ts";
 import type { GateLine, IterationPayload } from "./payloads.ts";
 import { runControls } from "./run-controls.ts";
 
+// The name and family come from the model: bounded, so the island and verdict stay in the title.
+const TITLE_NAME = 100;
+const TITLE_FAMILY = 60;
+
 export function iterationTitle(p: IterationPayload): string {
-  const status = STATUS_LABEL[p.status] ?? p.status.toUpperCase();
-  return `#${p.n} ${p.name ?? "unnamed"} · ${p.family ?? "unknown"} · ${status}`;
+  const status = truncate(STATUS_LABEL[p.status] ?? p.status.toUpperCase(), 40);
+  const island = p.island === null ? "" : ` · island ${p.island}`;
+  return `#${p.n} ${truncate(p.name ?? "unnamed", TITLE_NAME)} · ${truncate(p.family ?? "unknown", TITLE_FAMILY)}${island} · ${status}`;
+}
+
+const MIGRANT_NAME = 32;
+// Up to 15 migrants with model-chosen names: bounded so they never crowd out the reasons.
+const MIGRANTS = 300;
+
+/** `island 0: #4 ema-cross · island 2: #6 rsi-revert`: what the other islands offered this one. */
+export function migrantsLine(migrants: IterationPayload["migrants"]): string {
+  const all = migrants.map(
+    (m) => `island ${m.island}: #${m.n} ${truncate(quoteUntrusted(m.name ?? "unnamed"), MIGRANT_NAME)}`,
+  );
+  // Whole entries while they fit, then a count, rather than a name cut in half.
+  const kept: string[] = [];
+  let used = 0;
+  for (const entry of all) {
+    if (used + entry.length + 3 > MIGRANTS - 12) break;
+    kept.push(entry);
+    used += entry.length + 3;
+  }
+  if (kept.length < all.length) kept.push(`+${all.length - kept.length} more`);
+  return kept.join(" · ");
 }
 
 const MAX_REASON = 400;
@@ -62,6 +92,7 @@ function gateFields(gates: readonly GateLine[], slots: number): EmbedField[] {
 
 export function iterationEmbed(p: IterationPayload, runId: string): Embed {
   const tail: EmbedField[] = [];
+  if (p.migrants.length > 0) tail.push({ name: "Migrants in", value: migrantsLine(p.migrants) });
   if (p.decision) {
     const rationale = p.decision.rationale
       ? ` — ${truncate(quoteUntrusted(p.decision.rationale), TEXT)}`

@@ -52,8 +52,15 @@ function metricLine(metrics: Readonly<Record<string, number>>): string {
     .join(" · ");
 }
 
-function label(p: { n: number; name: string | null; family?: string | null }): string {
-  return `#${p.n} ${p.name ?? "unnamed"}${p.family ? ` · ${p.family}` : ""}`;
+function label(p: {
+  n: number;
+  name: string | null;
+  family?: string | null;
+  island?: number | null;
+}): string {
+  // 0-based, as in the iteration post's title and the terminal's isl column.
+  const island = p.island === null || p.island === undefined ? "" : ` · island ${p.island}`;
+  return `#${p.n} ${p.name ?? "unnamed"}${p.family ? ` · ${p.family}` : ""}${island}`;
 }
 
 export function threadUrl(run: RunRef): string | undefined {

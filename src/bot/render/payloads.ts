@@ -14,8 +14,19 @@ export interface GateLine {
   readonly pass: boolean;
 }
 
+/** Another island's best, shown to this iteration's island at the last migration. */
+export interface MigrantLine {
+  readonly island: number;
+  readonly n: number;
+  readonly name: string | null;
+}
+
 export interface IterationPayload {
   readonly n: number;
+  /** The island (0-based, as in the terminal's `isl` column); null in a run without islands. */
+  readonly island: number | null;
+  /** Empty before the first migration and in a run without islands. */
+  readonly migrants: readonly MigrantLine[];
   readonly name: string | null;
   readonly family: string | null;
   readonly status: string;
@@ -38,6 +49,7 @@ export interface IterationPayload {
 
 export interface GatePassedPayload {
   readonly n: number;
+  readonly island: number | null;
   readonly name: string | null;
   readonly family: string | null;
   readonly metrics: Readonly<Record<string, number>>;
@@ -70,6 +82,19 @@ function numbers(x: unknown): Record<string, number> {
   return out;
 }
 
+/** A non-negative integer island, or null (no islands, or a field of another type). */
+function island(x: unknown): number | null {
+  return typeof x === "number" && Number.isInteger(x) && x >= 0 ? x : null;
+}
+
+function migrants(x: unknown): MigrantLine[] {
+  return arr(x).flatMap((m) => {
+    const o = obj(m);
+    const from = island(o["island"]);
+    return from === null ? [] : [{ island: from, n: num(o["n"]), name: str(o["name"]) }];
+  });
+}
+
 function gates(x: unknown): GateLine[] {
   return arr(x).map((g) => {
     const o = obj(g);
@@ -88,6 +113,8 @@ export function iterationPayload(p: Json): IterationPayload {
   const t = obj(p["tokens"]);
   return {
     n: num(p["n"]),
+    island: island(p["island"]),
+    migrants: migrants(p["migrants"]),
     name: str(p["name"]),
     family: str(p["family"]),
     status: str(p["status"]) ?? "discarded",
@@ -123,6 +150,7 @@ export function iterationPayload(p: Json): IterationPayload {
 export function gatePassedPayload(p: Json): GatePassedPayload {
   return {
     n: num(p["n"]),
+    island: island(p["island"]),
     name: str(p["name"]),
     family: str(p["family"]),
     metrics: numbers(p["metrics"]),

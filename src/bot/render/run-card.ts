@@ -1,10 +1,11 @@
 /**
  * The first post in a run's thread (pure): brief, driver, the search window, the holdout as sealed
- * dates only, the gates, the config hash and the owner.
+ * dates only, the gates, the config hash, the owner, and the islands when there is more than one.
  */
+import { islandSettings } from "../../loop/islands.ts";
 import type { RunRecord } from "../../loop/run-repository.ts";
 import { COLORS, dateOnly, formatMetric, isSnowflake, quoteUntrusted } from "./format.ts";
-import { type Embed, fitEmbed, truncate } from "./limits.ts";
+import { type Embed, type EmbedField, fitEmbed, truncate } from "./limits.ts";
 import { NO_MENTIONS, type OutgoingMessage } from "./message.ts";
 import { runControls } from "./run-controls.ts";
 
@@ -28,6 +29,19 @@ function gateLines(c: RunCardInput["config"]): string {
     if (b.max !== undefined) lines.push(`${name} ≤ ${b.max}`);
   }
   return lines.join("\n");
+}
+
+/** Only for a run with islands: a plain run's card stays as it was. */
+function islandsField(c: RunCardInput["config"]): EmbedField[] {
+  const s = islandSettings(c.loop);
+  if (s.islands <= 1) return [];
+  const seeds = `seeds ${c.loop.seed}…${c.loop.seed + s.islands - 1}`;
+  return [
+    {
+      name: "Islands",
+      value: `${s.islands} (${seeds}) · best of each shown to the others every ${s.migrateEvery === 1 ? "iteration" : `${s.migrateEvery} iterations`}`,
+    },
+  ];
 }
 
 export function runCardEmbed(run: RunCardInput): Embed {
@@ -62,6 +76,7 @@ export function runCardEmbed(run: RunCardInput): Embed {
         inline: true,
       },
       { name: "Config", value: `\`${run.configHash.slice(0, 12)}\``, inline: true },
+      ...islandsField(c),
     ],
     footer: { text: "Passing the gates means eligible, not proven alpha." },
   });
