@@ -2,6 +2,9 @@
  * The distributed setup under load: 4 concurrent runs with the heuristic driver on the BullMQ
  * queues (`research` for iterations, `backtests` for folds), worked by real `alphaloop worker`
  * processes, once with 1 worker and once with 2 (each: 4 iterations at once, 1 fold thread).
+ * Each worker is pinned to a core of its own (taskset, where present): a worker's fold thread
+ * would otherwise already spread one worker over both cores of a 2-core machine, and the ratio
+ * would measure thread parallelism inside one worker instead of what a second worker adds.
  * Reported: candidate backtests/s and fold backtests/s (from the workers' /metrics) and the 2-vs-1
  * ratio (goal ≥ 1.8x on 2 cores). Then the queue's overhead: one candidate's folds through the
  * `backtests` queue (one fold thread in this process) against the same evaluation in-process, with
@@ -15,7 +18,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -38,7 +41,7 @@ import { medianMs, ratio } from "./timing.ts";
 const PG = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNS = 4;
-const ITERATIONS = 8;
+const ITERATIONS = 20;
 const SYMBOL = "QBENCHUSD";
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
@@ -100,26 +103,32 @@ interface WorkerProc {
   readonly healthPort: number;
 }
 
-function startWorker(env: NodeJS.ProcessEnv): Promise<WorkerProc> {
-  const child = spawn(
+const TASKSET = spawnSync("taskset", ["--version"]).status === 0;
+
+/** `core`: the CPU the worker is pinned to (when taskset exists). */
+function startWorker(env: NodeJS.ProcessEnv, core: number): Promise<WorkerProc> {
+  const node = [
     process.execPath,
-    [
-      "--no-node-snapshot",
-      "--import",
-      "tsx",
-      join(root, "src/cli/main.ts"),
-      "worker",
-      "--concurrency",
-      String(RUNS),
-      "--backtest-concurrency",
-      "1",
-      "--health-port",
-      "0",
-      "--reconcile-seconds",
-      "0",
-    ],
-    { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] },
-  );
+    "--no-node-snapshot",
+    "--import",
+    "tsx",
+    join(root, "src/cli/main.ts"),
+    "worker",
+    "--concurrency",
+    String(RUNS),
+    "--backtest-concurrency",
+    "1",
+    "--health-port",
+    "0",
+    "--reconcile-seconds",
+    "0",
+  ];
+  const argv = TASKSET ? ["taskset", "--cpu-list", String(core % cpus().length), ...node] : node;
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let err = "";
   child.stderr?.on("data", (c: Buffer) => {
     err += c.toString();
@@ -177,7 +186,7 @@ interface Phase {
 async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.ProcessEnv, count: number) {
   const runs = new PgRunRepository(db);
   const workers = await Promise.all(
-    Array.from({ length: count }, () => startWorker({ ...env, ALPHALOOP_QUEUE_PREFIX: prefix })),
+    Array.from({ length: count }, (_, k) => startWorker({ ...env, ALPHALOOP_QUEUE_PREFIX: prefix }, k)),
   );
   const producer = new BullTransport({ redisUrl, prefix });
   try {
@@ -291,7 +300,10 @@ export default async function queueBench(): Promise<void> {
     const two = await phase(db, redisUrl, "qb2", env, 2);
     const rate = (p: Phase) =>
       `${(p.backtests / p.seconds).toFixed(2)} backtests/s, ${(p.folds / p.seconds).toFixed(1)} folds/s`;
-    console.log(`${RUNS} runs × ${ITERATIONS} iterations, heuristic driver, 4 folds, ~6 y of 1h bars`);
+    console.log(
+      `${RUNS} runs × ${ITERATIONS} iterations, heuristic driver, 4 folds, ~6 y of 1h bars; ` +
+        (TASKSET ? "each worker pinned to a core of its own" : "workers not pinned (no taskset)"),
+    );
     console.log(
       `1 worker:  ${one.backtests} backtests, ${one.folds} fold jobs in ${one.seconds.toFixed(1)} s: ${rate(one)}`,
     );
