@@ -14,7 +14,7 @@ import {
   MessageFlags,
   type ModalSubmitInteraction,
 } from "discord.js";
-import { type AccessPolicy, type Actor, canControl, type Decision } from "../bot/access.ts";
+import { type AccessPolicy, type Actor, canControl, canRead, type Decision } from "../bot/access.ts";
 import type { PgBotStore } from "../bot/bot-store.ts";
 import type { DiscordRest } from "../bot/discord-rest.ts";
 import { type RunConfig, RunConfigError } from "../domain/run-config.ts";
@@ -157,6 +157,25 @@ export async function implicitRun(ctx: CommandContext, i: AnyInteraction): Promi
   const latest = i.guildId ? (await ctx.store.guildRuns(i.guildId, 1))[0] : undefined;
   if (!latest) throw new UserError("No runs in this server yet: `/research start brief:…` starts one.");
   return latest;
+}
+
+/**
+ * A reading command about one run (`run:`, else this thread's run or the server's newest), answered
+ * publicly with `render`'s embed; a place or run the actor may not read gets a private refusal.
+ */
+export async function showRun(
+  i: ChatInputCommandInteraction,
+  ctx: CommandContext,
+  render: (run: RunRecord) => NonNullable<InteractionEditReplyOptions["embeds"]>[number],
+): Promise<void> {
+  const place = canRead(ctx.access, actorOf(i));
+  if (!place.ok) return replyEphemeral(i, place.reason);
+  const runId = i.options.getString("run");
+  await deferred(i, { ephemeral: false }, async () => {
+    const run = runId ? await findRun(ctx, runId) : await implicitRun(ctx, i);
+    requireOk(canRead(ctx.access, actorOf(i), run));
+    return { embeds: [render(run)] };
+  });
 }
 
 /** A run this actor may stop, pause, resume or nudge. */
