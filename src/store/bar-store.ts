@@ -2,7 +2,7 @@
  * The bars repository: bulk upsert through a staging table, per-dataset summary rows, and reading a
  * window back as columns through binary COPY (the fastest way out of Postgres and PGlite alike).
  */
-import type { Bars } from "../domain/bars.ts";
+import { type Bars, emptyBars } from "../domain/bars.ts";
 import { timeframeMs } from "../domain/timeframe.ts";
 import type { Queryable, Tx } from "./db.ts";
 import { sqlInt } from "./db.ts";
@@ -342,12 +342,8 @@ export function decodePackedBars(payloads: readonly Uint8Array[]): Bars | undefi
     }
     if (view.getInt16(p) !== -1) throw new Error("packed bars payload has an unexpected layout");
   }
-  const time = new Float64Array(n);
-  const open = new Float64Array(n);
-  const high = new Float64Array(n);
-  const low = new Float64Array(n);
-  const close = new Float64Array(n);
-  const volume = new Float64Array(n);
+  const bars = emptyBars(n);
+  const { time, open, high, low, close, volume } = bars;
   let k = 0;
   let last = Number.NEGATIVE_INFINITY;
   for (const v of fields) {
@@ -365,7 +361,7 @@ export function decodePackedBars(payloads: readonly Uint8Array[]): Bars | undefi
       volume[k] = v.getFloat64(p + 40);
     }
   }
-  return { time, open, high, low, close, volume };
+  return bars;
 }
 
 /**
@@ -380,12 +376,8 @@ export function decodeBinaryBars(buf: Uint8Array): Bars {
   let p = 11 + 4;
   p += 4 + view.getInt32(p);
   const n = Math.max(0, Math.floor((buf.byteLength - p - 2) / ROW_BYTES));
-  const time = new Float64Array(n);
-  const open = new Float64Array(n);
-  const high = new Float64Array(n);
-  const low = new Float64Array(n);
-  const close = new Float64Array(n);
-  const volume = new Float64Array(n);
+  const bars = emptyBars(n);
+  const { time, open, high, low, close, volume } = bars;
   for (let i = 0; i < n; i++) {
     if (view.getInt16(p) !== 6) throw new Error(`binary COPY row ${i} does not have 6 fields`);
     const us = view.getInt32(p + 6) * 4294967296 + view.getUint32(p + 10);
@@ -398,5 +390,5 @@ export function decodeBinaryBars(buf: Uint8Array): Bars {
     p += ROW_BYTES;
   }
   if (view.getInt16(p) !== -1) throw new Error("binary COPY payload has an unexpected layout");
-  return { time, open, high, low, close, volume };
+  return bars;
 }
