@@ -17,7 +17,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +35,7 @@ import { submitRun } from "../src/queue/control.ts";
 import { lockDataset, refreshDataset, upsertBars } from "../src/store/bar-store.ts";
 import { type Db, openDb } from "../src/store/db.ts";
 import { PgRunRepository } from "../src/store/run-repository.ts";
+import { freePort, waitFor } from "../test/support/wait.ts";
 import { medianMs, ratio } from "./timing.ts";
 
 const PG = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -76,26 +76,6 @@ loop: { driver: heuristic, seed: ${seed}, stuck_after: 100 }
 `,
     },
   ]);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 interface WorkerProc {
@@ -193,7 +173,7 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
     // Warm-up: every worker's fold thread compiles the sandbox's ta bundle on its first job.
     const warm = await createRun(runs, { brief: "warm-up", config: runConfig(99), driver: "heuristic" });
     await submitRun(runs, producer, warm.id);
-    await until(async () => (await runs.getRun(warm.id))?.status !== "running", 300_000, "the warm-up run");
+    await waitFor(async () => (await runs.getRun(warm.id))?.status !== "running", 300_000, "the warm-up run");
     const folds0 = await foldCount(workers);
 
     const ids: string[] = [];
@@ -205,7 +185,7 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
     const cpu0 = workers.reduce((a, w) => a + cpuSeconds(w.child.pid), 0);
     const t0 = performance.now();
     for (const id of ids) await submitRun(runs, producer, id);
-    await until(
+    await waitFor(
       async () => {
         for (const id of ids) if ((await runs.getRun(id))?.status === "running") return false;
         return true;
@@ -273,7 +253,7 @@ export default async function queueBench(): Promise<void> {
   try {
     const probe = new Redis(redisUrl, { lazyConnect: true, retryStrategy: () => null });
     probe.on("error", () => undefined);
-    await until(
+    await waitFor(
       async () => {
         if (probe.status !== "ready") await probe.connect();
         return (await probe.ping()) === "PONG";
