@@ -254,21 +254,19 @@ export function summaryMetrics(result: SimulationResult, opts: MetricsOptions): 
   const cagr = n === 0 || years <= 0 ? 0 : final <= 0 ? -1 : clampCap(final ** (1 / years) - 1);
   const calmar = maxDd < ZERO_STD ? (cagr > 0 ? METRIC_CAP : 0) : clampCap(cagr / maxDd);
 
-  // The simulator's pnl column when there is one: reading `trades` would build every trade object.
-  const pnls = result.tradePnl ?? Float64Array.from(result.trades, (t) => t.pnl);
+  const trades = result.trades;
   let wins = 0;
   let grossWin = 0;
   let grossLoss = 0;
   let pnlSum = 0;
-  for (let k = 0; k < pnls.length; k++) {
-    const pnl = pnls[k] as number;
-    pnlSum += pnl;
-    if (pnl > 0) {
+  for (const t of trades) {
+    pnlSum += t.pnl;
+    if (t.pnl > 0) {
       wins++;
-      grossWin += pnl;
-    } else if (pnl < 0) grossLoss -= pnl;
+      grossWin += t.pnl;
+    } else if (t.pnl < 0) grossLoss -= t.pnl;
   }
-  const tradeCount = pnls.length;
+  const tradeCount = trades.length;
   const profitFactor = grossWin <= 0 ? 0 : grossLoss <= 0 ? METRIC_CAP : clampCap(grossWin / grossLoss);
 
   return {

@@ -1,6 +1,6 @@
 /**
  * The trusted simulator: turns a strategy's signals into fills, equity and trades. Pure, one pass
- * over the bars, typed arrays, no allocation per bar (closed trades are logged as columns).
+ * over the bars, typed arrays, no allocation per bar (only one object per closed trade).
  *
  * Timing. A signal read at bar t's close fills at bar t+1's open; nothing fills on the bar whose
  * close produced it. Inside bar t the order of events is: (1) the order decided at t-1's close
@@ -120,13 +120,7 @@ export interface SimulationResult {
   returns: Float64Array;
   /** Signed exposure (notional / equity) held through bar t, measured right after its open fill. */
   position: Float64Array;
-  /** Closed trades in order (built on first read: the simulator logs them as columns). */
   trades: Trade[];
-  /**
-   * Each closed trade's pnl, in trade order: what metrics need, without the trade objects. Set
-   * by `simulate`; a result built elsewhere may leave it out (metrics then read `trades`).
-   */
-  tradePnl?: Float64Array;
   startIndex: number;
   /** Bar open times (the input's array, not a copy), for daily aggregation. */
   time: Float64Array;
@@ -135,100 +129,6 @@ export interface SimulationResult {
 }
 
 const NO_REASON: ExitReason = "signal";
-
-/**
- * Closed trades as columns. An object per trade (six boxed doubles each) cost ~5 ms for the 17.6k
- * trades of an EMA cross on 1M bars, and metrics only need the pnl; the objects are built when
- * `trades` is first read.
- */
-class TradeLog {
-  count = 0;
-  private side: Int8Array = new Int8Array(0);
-  private entryIndex: Float64Array = new Float64Array(0);
-  private entryTime: Float64Array = new Float64Array(0);
-  private entryPrice: Float64Array = new Float64Array(0);
-  private exitIndex: Float64Array = new Float64Array(0);
-  private exitTime: Float64Array = new Float64Array(0);
-  private exitPrice: Float64Array = new Float64Array(0);
-  private bars: Float64Array = new Float64Array(0);
-  private pnl: Float64Array = new Float64Array(0);
-  private fees: Float64Array = new Float64Array(0);
-  private readonly reasons: ExitReason[] = [];
-
-  add(
-    side: number,
-    entryIndex: number,
-    entryTime: number,
-    entryPrice: number,
-    exitIndex: number,
-    exitTime: number,
-    exitPrice: number,
-    reason: ExitReason,
-    bars: number,
-    pnl: number,
-    fees: number,
-  ): void {
-    const k = this.count;
-    if (k === this.pnl.length) this.grow();
-    this.side[k] = side;
-    this.entryIndex[k] = entryIndex;
-    this.entryTime[k] = entryTime;
-    this.entryPrice[k] = entryPrice;
-    this.exitIndex[k] = exitIndex;
-    this.exitTime[k] = exitTime;
-    this.exitPrice[k] = exitPrice;
-    this.reasons.push(reason);
-    this.bars[k] = bars;
-    this.pnl[k] = pnl;
-    this.fees[k] = fees;
-    this.count = k + 1;
-  }
-
-  private grow(): void {
-    const cap = Math.max(64, this.pnl.length * 2);
-    const more = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(cap);
-      b.set(a);
-      return b;
-    };
-    const side = new Int8Array(cap);
-    side.set(this.side);
-    this.side = side;
-    this.entryIndex = more(this.entryIndex);
-    this.entryTime = more(this.entryTime);
-    this.entryPrice = more(this.entryPrice);
-    this.exitIndex = more(this.exitIndex);
-    this.exitTime = more(this.exitTime);
-    this.exitPrice = more(this.exitPrice);
-    this.bars = more(this.bars);
-    this.pnl = more(this.pnl);
-    this.fees = more(this.fees);
-  }
-
-  pnlColumn(): Float64Array {
-    return this.pnl.slice(0, this.count);
-  }
-
-  toTrades(): Trade[] {
-    const out: Trade[] = [];
-    for (let k = 0; k < this.count; k++) {
-      out.push({
-        side: (this.side[k] as number) > 0 ? "long" : "short",
-        entryIndex: this.entryIndex[k] as number,
-        entryTime: this.entryTime[k] as number,
-        entryPrice: this.entryPrice[k] as number,
-        exitIndex: this.exitIndex[k] as number,
-        exitTime: this.exitTime[k] as number,
-        exitPrice: this.exitPrice[k] as number,
-        reason: this.reasons[k] as ExitReason,
-        bars: this.bars[k] as number,
-        pnl: this.pnl[k] as number,
-        fees: this.fees[k] as number,
-      });
-    }
-    return out;
-  }
-}
 
 /** Mutable book and per-trade state; a class so V8 keeps every field monomorphic. */
 class Book {
@@ -243,7 +143,7 @@ class Book {
   stopLv = 0;
   tpLv = 0;
   trailLv = 0;
-  readonly log = new TradeLog();
+  readonly trades: Trade[] = [];
 
   constructor(
     private readonly time: Float64Array,
@@ -294,19 +194,19 @@ class Book {
     const px = this.fill(-this.units, ref);
     this.units = 0;
     const before = this.equityBefore;
-    this.log.add(
-      this.side,
-      this.entryIndex,
-      this.time[this.entryIndex] as number,
-      this.entryPrice,
-      t,
-      this.time[t] as number,
-      px,
+    this.trades.push({
+      side: this.side > 0 ? "long" : "short",
+      entryIndex: this.entryIndex,
+      entryTime: this.time[this.entryIndex] as number,
+      entryPrice: this.entryPrice,
+      exitIndex: t,
+      exitTime: this.time[t] as number,
+      exitPrice: px,
       reason,
-      t - this.entryIndex + (intrabar ? 1 : 0),
-      before > 0 ? this.cash / before - 1 : 0,
-      before > 0 ? this.fees / before : 0,
-    );
+      bars: t - this.entryIndex + (intrabar ? 1 : 0),
+      pnl: before > 0 ? this.cash / before - 1 : 0,
+      fees: before > 0 ? this.fees / before : 0,
+    });
     this.side = 0;
     this.entryIndex = -1;
   }
@@ -627,17 +527,11 @@ class Engine {
         }
       }
     }
-    const log = book.log;
-    let trades: Trade[] | undefined;
     return {
       equity,
       returns,
       position,
-      get trades(): Trade[] {
-        trades ??= log.toTrades();
-        return trades;
-      },
-      tradePnl: log.pnlColumn(),
+      trades: book.trades,
       startIndex: start,
       time: this.time,
       turnover: book.turnover,

@@ -54,24 +54,6 @@ function resultOf(
   };
 }
 
-describe("trade figures", () => {
-  it("come out the same from a pnl column as from the trade objects", () => {
-    const base = resultOf([0.01, -0.01, 0.02, 0, 0.03], { trades: [0.1, -0.05, 0, 0.02, -0.01] });
-    const m = summaryMetrics(base, { timeframe: "1h" });
-    const withColumn = summaryMetrics(
-      { ...base, tradePnl: Float64Array.from(base.trades, (t) => t.pnl) },
-      { timeframe: "1h" },
-    );
-    expect(withColumn).toEqual(m);
-    expect(m.tradeCount).toBe(5);
-    expect(m.winRate).toBe(2 / 5);
-    // The column is what is read when both are there (the simulator sets both from one log).
-    const columnOnly = summaryMetrics({ ...base, tradePnl: Float64Array.of(0.5) }, { timeframe: "1h" });
-    expect(columnOnly.tradeCount).toBe(1);
-    expect(columnOnly.avgTrade).toBe(0.5);
-  });
-});
-
 describe("metrics on hand-computed returns", () => {
   const r = resultOf([0.01, -0.01, 0.02, 0], { trades: [0.1, -0.05, 0.02, -0.01], position: [1, 0, -1, 0] });
   const m = metrics(r, { timeframe: "1h" });
