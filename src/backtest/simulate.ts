@@ -98,6 +98,19 @@ export interface SimulationOptions {
    * event): the reference the skipping fast path is tested against.
    */
   exhaustive?: boolean;
+  /**
+   * Columns to write into instead of allocating three fresh ones, each as long as the bars. The
+   * equity is written on every bar; returns and position from startIndex on only — the bars
+   * before it are left as they are (the caller's: stitched folds pass views whose warm-up part is
+   * the previous fold's record). Whatever the buffers held from startIndex on is overwritten.
+   */
+  into?: SimulationBuffers;
+}
+
+export interface SimulationBuffers {
+  equity: Float64Array;
+  returns: Float64Array;
+  position: Float64Array;
 }
 
 export interface SimulationResult {
@@ -273,10 +286,17 @@ export function simulate(bars: Bars, signals: Signals, opts: SimulationOptions):
   } else if (signals.target.length !== n) {
     throw new Error(`signals.target has ${signals.target.length} values for ${n} bars`);
   }
+  if (opts.into) {
+    for (const [name, arr] of Object.entries(opts.into)) {
+      if (!(arr instanceof Float64Array) || arr.length !== n) {
+        throw new Error(`into.${name} must be a Float64Array of ${n} values`);
+      }
+    }
+  }
   if (risk.take_profit && "r_multiple" in risk.take_profit && !risk.stop_loss) {
     throw new Error("take_profit.r_multiple needs a stop_loss to define R");
   }
-  return new Engine(bars, signals, opts, risk, resolveSizing(opts.sizing)).run();
+  return new Engine(bars, signals, opts, risk, resolveSizing(opts.sizing)).run(opts.into);
 }
 
 /**
@@ -452,12 +472,14 @@ class Engine {
     return next;
   }
 
-  run(): SimulationResult {
+  run(into: SimulationBuffers | undefined): SimulationResult {
     const { open, high, low, close, n, start, book, vol } = this;
-    const equity = new Float64Array(n);
+    const equity = into ? into.equity : new Float64Array(n);
     equity.fill(1, 0, start);
-    const returns = new Float64Array(n);
-    const position = new Float64Array(n);
+    // The loop leaves returns and position at 0 wherever nothing is held (flat stretches, ruin),
+    // as a fresh array already is; a caller's buffer is cleared from the start bar on.
+    const returns = into ? into.returns.fill(0, start) : new Float64Array(n);
+    const position = into ? into.position.fill(0, start) : new Float64Array(n);
     if (vol) for (let j = Math.max(1, start - vol.length); j < start; j++) pushLogReturn(vol, close, j);
     if (start > 0 && start < n) this.decide(start - 1);
     let prevEq = 1;

@@ -17,7 +17,7 @@ import {
   summaryMetrics,
 } from "../backtest/metrics.ts";
 import type { Sandbox, SandboxError, StrategyHandle, StrategyMeta } from "../backtest/sandbox/index.ts";
-import { type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
+import { type SimulationBuffers, type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
 import { type ConfigError, parseStrategyConfig } from "../backtest/strategy-config.ts";
 import { type Bars, lowerBound, sliceBars } from "../domain/bars.ts";
 import type { FrozenRunConfig } from "../domain/run-config.ts";
@@ -229,6 +229,98 @@ function stitch(parts: readonly SimulationResult[]): SimulationResult {
   return { returns, equity, position, time, trades, turnover, startIndex: 0 };
 }
 
+/**
+ * The stitched record of folds run in this process, built in place: each fold simulates straight
+ * into the record's returns and position columns (through views that start `warm-up` bars before
+ * the fold's place in the record, over the previous fold's bars, which the simulator leaves
+ * alone before its start bar) and into one equity buffer reused across folds (only the fold's
+ * own summary reads it). The record is the same as `stitch` of the folds' fresh simulations, bit
+ * for bit, without their three columns per fold and the copies out of them.
+ */
+class FoldRecord {
+  readonly returns: Float64Array;
+  readonly position: Float64Array;
+  private readonly trades: Trade[] = [];
+  private turnover = 0;
+  private k = 0;
+  private scratch: Float64Array | undefined;
+  private readonly first: number;
+  private contiguous = true;
+  private last: number;
+
+  constructor(private readonly folds: readonly Fold[]) {
+    let n = 0;
+    for (const f of folds) n += f.end - f.start;
+    this.returns = new Float64Array(n);
+    this.position = new Float64Array(n);
+    this.first = folds[0]?.start ?? 0;
+    this.last = this.first;
+  }
+
+  /** Buffers for fold f, or undefined when its warm-up reaches before the record's first bar. */
+  buffersFor(f: Fold): SimulationBuffers | undefined {
+    const warm = f.start - f.warmupStart;
+    const len = f.end - f.start;
+    if (warm > this.k) return undefined;
+    const n = warm + len;
+    if (!this.scratch || this.scratch.length < n) {
+      let most = n;
+      for (const g of this.folds) most = Math.max(most, g.end - g.warmupStart);
+      this.scratch = new Float64Array(most);
+    }
+    return {
+      equity: this.scratch.subarray(0, n),
+      returns: this.returns.subarray(this.k - warm, this.k + len),
+      position: this.position.subarray(this.k - warm, this.k + len),
+    };
+  }
+
+  /** Takes fold f's simulation; `copy` when it ran on its own arrays rather than buffersFor's. */
+  add(f: Fold, sim: SimulationResult, copy: boolean): void {
+    const len = f.end - f.start;
+    if (copy) {
+      this.returns.set(sim.returns.subarray(sim.startIndex, sim.startIndex + len), this.k);
+      this.position.set(sim.position.subarray(sim.startIndex, sim.startIndex + len), this.k);
+    }
+    if (f.start !== this.last) this.contiguous = false;
+    this.last = f.end;
+    this.k += len;
+    for (const t of sim.trades) this.trades.push(t);
+    this.turnover += sim.turnover;
+  }
+
+  /** The record, its equity compounded across folds; times are a view when the folds lie back to back. */
+  finish(time: Float64Array): SimulationResult {
+    const n = this.k;
+    const returns = this.returns;
+    const equity = new Float64Array(n);
+    let e = 1;
+    for (let i = 0; i < n; i++) {
+      e *= 1 + (returns[i] as number);
+      equity[i] = e;
+    }
+    let times: Float64Array;
+    if (this.contiguous) times = time.subarray(this.first, this.first + n);
+    else {
+      times = new Float64Array(n);
+      let k = 0;
+      for (const f of this.folds) {
+        times.set(time.subarray(f.start, f.end), k);
+        k += f.end - f.start;
+      }
+    }
+    return {
+      returns,
+      equity,
+      position: this.position,
+      time: times,
+      trades: this.trades,
+      turnover: this.turnover,
+      startIndex: 0,
+    };
+  }
+}
+
 export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateContext): Promise<Evaluation> {
   const t0 = performance.now();
   const timings: EvaluationTimings = { compileMs: 0, backtestMs: 0, lookaheadMs: 0, totalMs: 0 };
@@ -352,29 +444,39 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
       foldOutcomes.push(p.outcome);
     }
     let sharedSignalFolds = 0;
-    try {
-      for (const f of delegated ? [] : folds) {
-        const slice = sliceBars(bars, f.warmupStart, f.end);
-        const reuse = full && lookahead && reusable(lookahead, full, f) ? full : undefined;
-        if (reuse) sharedSignalFolds++;
-        const signals = reuse
-          ? sliceSignals(reuse, f.warmupStart, f.end)
-          : await signalsOf(handle, slice, params);
-        const sim = simulate(slice, signals, { ...simOptions, startIndex: f.start - f.warmupStart });
-        parts.push(sim);
-        foldOutcomes.push({
-          index: f.index,
-          from: bars.time[f.start] as number,
-          to: bars.time[f.end - 1] as number,
-          metrics: summaryMetrics(sim, { timeframe: config.timeframe }),
-        });
+    let stitched: SimulationResult;
+    if (delegated) stitched = stitch(parts);
+    else {
+      // Folds run here simulate straight into the stitched record's columns (see FoldRecord).
+      const record = new FoldRecord(folds);
+      try {
+        for (const f of folds) {
+          const slice = sliceBars(bars, f.warmupStart, f.end);
+          const reuse = full && lookahead && reusable(lookahead, full, f) ? full : undefined;
+          if (reuse) sharedSignalFolds++;
+          const signals = reuse
+            ? sliceSignals(reuse, f.warmupStart, f.end)
+            : await signalsOf(handle, slice, params);
+          const startIndex = f.start - f.warmupStart;
+          const into = record.buffersFor(f);
+          const sim = simulate(slice, signals, { ...simOptions, startIndex, ...(into ? { into } : {}) });
+          // Summarised now: the next fold reuses the equity buffer and writes over this one's warm-up.
+          foldOutcomes.push({
+            index: f.index,
+            from: bars.time[f.start] as number,
+            to: bars.time[f.end - 1] as number,
+            metrics: summaryMetrics(sim, { timeframe: config.timeframe }),
+          });
+          record.add(f, sim, !into);
+        }
+      } catch (err) {
+        if (err instanceof SignalsFailure)
+          return done({ status: "crash", error: err.error, strategy, config });
+        // A candidate must never take the run down, even through a gap in config validation.
+        return done({ status: "crash", error: harnessError(err), strategy, config });
       }
-    } catch (err) {
-      if (err instanceof SignalsFailure) return done({ status: "crash", error: err.error, strategy, config });
-      // A candidate must never take the run down, even through a gap in config validation.
-      return done({ status: "crash", error: harnessError(err), strategy, config });
+      stitched = record.finish(bars.time);
     }
-    const stitched = stitch(parts);
     const all = metrics(stitched, { timeframe: config.timeframe });
     timings.backtestMs = performance.now() - tb;
 

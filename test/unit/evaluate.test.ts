@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { summaryMetrics } from "../../src/backtest/metrics.ts";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
+import { simulate, type Trade } from "../../src/backtest/simulate.ts";
+import { sliceBars } from "../../src/domain/bars.ts";
 import { freezeRunConfig, loadRunConfig } from "../../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { type EvaluateContext, evaluateCandidate } from "../../src/loop/evaluate.ts";
+import { planFolds } from "../../src/loop/folds.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
 
 const run = freezeRunConfig(
@@ -67,6 +71,52 @@ describe("evaluateCandidate", () => {
       expect(reused.aggregate).toEqual(perFold.aggregate);
       expect(reused.returns).toEqual(perFold.returns);
       expect(reused.trades).toEqual(perFold.trades);
+    }
+  });
+
+  it("stitches exactly what each fold simulated on its own arrays gives, rolling and anchored", async () => {
+    const bollinger = readFileSync("strategies/bollinger-reversion.ts", "utf8");
+    const configYaml =
+      "strategy: bollinger-reversion\ntimeframe: 1h\nrisk:\n  stop_loss: { atr: 2, atr_period: 14 }\n";
+    for (const scheme of ["rolling", "anchored"] as const) {
+      const schemeRun = freezeRunConfig(
+        loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
+          { text: `walk_forward: { folds: 4, warmup_bars: 300, scheme: ${scheme} }\n`, source: "test" },
+        ]),
+      );
+      const ev = await evaluateCandidate({ code: bollinger, configYaml }, { ...ctx, run: schemeRun });
+      expect(ev.status).toBe("evaluated");
+      const loaded = await sandbox.load(bollinger);
+      if (!loaded.ok) throw new Error(loaded.error.message);
+      const folds = planFolds(searchBars.time.length, { folds: 4, scheme, warmupBars: 300 });
+      const returns: number[] = [];
+      const position: number[] = [];
+      const trades: Trade[] = [];
+      for (const f of folds) {
+        const slice = sliceBars(searchBars, f.warmupStart, f.end);
+        const r = await loaded.handle.signals(slice, {});
+        if (!r.ok) throw new Error(r.error.message);
+        const sim = simulate(slice, r.signals, {
+          direction: "long_only",
+          risk: { stop_loss: { atr: 2, atr_period: 14 } },
+          feeBps: schemeRun.config.costs.fee_bps,
+          slippageBps: schemeRun.config.costs.slippage_bps,
+          timeframe: "1h",
+          startIndex: f.start - f.warmupStart,
+        });
+        expect(ev.folds[f.index]?.metrics).toEqual(summaryMetrics(sim, { timeframe: "1h" }));
+        returns.push(...sim.returns.subarray(sim.startIndex));
+        position.push(...sim.position.subarray(sim.startIndex));
+        trades.push(...sim.trades);
+      }
+      loaded.handle.dispose();
+      expect(trades.length).toBeGreaterThan(10);
+      expect(Array.from(ev.returns ?? [])).toEqual(returns);
+      expect(ev.trades).toEqual(trades);
+      let e = 1;
+      expect(Array.from(ev.equity ?? [])).toEqual(returns.map((r) => (e *= 1 + r)));
+      const held = position.filter((p) => p !== 0).length;
+      expect(ev.aggregate?.exposure).toBe(held / position.length);
     }
   });
 

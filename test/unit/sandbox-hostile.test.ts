@@ -193,6 +193,27 @@ describe("Sandbox: hostile and broken candidates", () => {
     expect(second.ok ? second.logs : second.error.kind).toBe("policy");
   });
 
+  it("applies the same time limit and built-ins check to long inputs, which are called asynchronously", async () => {
+    // Windows up to 65,536 bars are called synchronously, longer ones asynchronously.
+    const long = syntheticBars(70_000);
+    const spin = await sandbox.load(strategyWith("while (true) {}"));
+    if (!spin.ok) throw new Error(spin.error.message);
+    const spun = await spin.handle.signals(long);
+    spin.handle.dispose();
+    expect(spun.ok ? "ok" : spun.error.kind).toBe("timeout");
+    const source = strategyWith(`const stashed = Array.prototype.stash;
+    if (stashed) delete Array.prototype.stash;
+    else Promise.resolve().then(() => { Array.prototype.stash = bars.close; });
+    ${FLAT}`);
+    const loaded = await sandbox.load(source);
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const first = await loaded.handle.signals(long);
+    const second = await loaded.handle.signals(long);
+    loaded.handle.dispose();
+    expect(first.ok ? "ok" : first.error.kind).toBe("ok");
+    expect(second.ok ? "ok" : second.error.kind).toBe("policy");
+  });
+
   it("rejects outputs of the wrong shape, length or values", async () => {
     const cases: [string, RegExp][] = [
       ["return { target: new Float64Array(3) };", /target has length 3; expected 500/],

@@ -529,6 +529,56 @@ describe("simulate: properties", () => {
     );
   });
 
+  it("writing into caller buffers gives the fresh-array result and leaves returns and position before the start alone", () => {
+    fc.assert(
+      fc.property(
+        scenario,
+        fc.integer({ min: 0, max: 20 }),
+        fc.double({ noNaN: true }),
+        (sc, start, junk) => {
+          const bars = walk(sc.n, sc.seed);
+          const opts: SimulationOptions = {
+            direction: sc.direction,
+            risk: sc.risk,
+            sizing: { mode: "fixed_fraction", fraction: 1 },
+            feeBps: 10,
+            slippageBps: 5,
+            timeframe: "1h",
+            startIndex: Math.min(start, sc.n - 1),
+          };
+          const signals = signalsFor(sc.n, sc.seed, sc.density, sc.target);
+          const fresh = simulate(bars, signals, opts);
+          // Buffers full of junk, as a reused or shared buffer would be.
+          const into = {
+            equity: new Float64Array(sc.n).fill(junk),
+            returns: new Float64Array(sc.n).fill(junk),
+            position: new Float64Array(sc.n).fill(junk),
+          };
+          const r = simulate(bars, signals, { ...opts, into });
+          const s = fresh.startIndex;
+          expect(r.equity).toBe(into.equity);
+          expect(r.returns).toBe(into.returns);
+          expect(r.position).toBe(into.position);
+          expect(Array.from(r.equity)).toEqual(Array.from(fresh.equity));
+          expect(Array.from(r.returns.subarray(s))).toEqual(Array.from(fresh.returns.subarray(s)));
+          expect(Array.from(r.position.subarray(s))).toEqual(Array.from(fresh.position.subarray(s)));
+          for (const a of [r.returns, r.position]) for (const x of a.subarray(0, s)) expect(x).toBe(junk);
+          expect(r.trades).toEqual(fresh.trades);
+          expect(r.turnover).toBe(fresh.turnover);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses caller buffers of the wrong length", () => {
+    const bars = flatBars(5);
+    const into = { equity: new Float64Array(5), returns: new Float64Array(4), position: new Float64Array(5) };
+    expect(() => simulate(bars, events(5, {}), { ...base, into })).toThrow(
+      /into\.returns must be a Float64Array of 5 values/,
+    );
+  });
+
   it("always flat with zero costs keeps equity at exactly 1", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 1e6 }), (n, seed) => {

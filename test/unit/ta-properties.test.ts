@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ta } from "../../src/backtest/ta/index.ts";
+import { trueRange } from "../../src/backtest/ta/true-range.ts";
 import { type MarketKind, makeMarket } from "./ta-cases.ts";
 
 const RUNS = { numRuns: 60 };
@@ -138,6 +139,22 @@ describe("relations between indicators", () => {
         }
       }),
       RUNS,
+    );
+  });
+});
+
+describe("true range", () => {
+  it("the branch-free true range is exactly Math.max of the three ranges, for any finite bar", () => {
+    const any = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.constantFrom(0, -0, 1, -1, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE),
+    );
+    fc.assert(
+      fc.property(any, any, any, (hi, lo, pc) => {
+        const want = Math.max(hi - lo, Math.abs(hi - pc), Math.abs(lo - pc));
+        expect(Object.is(trueRange(hi, lo, pc), want)).toBe(true);
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -1,4 +1,5 @@
 import { checkInt, checkSameLength, type Series, toF64 } from "./series.ts";
+import { trueRange } from "./true-range.ts";
 
 /** Directional movement index: `adx` trend strength, `plusDi`/`minusDi` directional indicators, all 0..100. */
 export interface AdxResult {
@@ -53,7 +54,7 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
     if (Number.isNaN(prevHigh)) {
       tr = hi - lo;
     } else {
-      tr = Math.max(hi - lo, Math.abs(hi - prevClose), Math.abs(lo - prevClose));
+      tr = trueRange(hi, lo, prevClose);
       const up = hi - prevHigh;
       const down = prevLow - lo;
       // Branch-free, as which of up and down is larger is a coin flip: (|x| + x)·½ is exactly

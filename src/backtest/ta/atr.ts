@@ -1,4 +1,5 @@
 import { checkInt, checkSameLength, type Series, toF64 } from "./series.ts";
+import { trueRange } from "./true-range.ts";
 
 /**
  * Average true range: Wilder's RMA (seeded with the SMA of the first `period` true ranges) of the
@@ -28,9 +29,7 @@ export function atr(high: Series, low: Series, close: Series, period = 14): Floa
       out[i] = Number.NaN;
       continue;
     }
-    const tr = Number.isNaN(prevClose)
-      ? hi - lo
-      : Math.max(hi - lo, Math.abs(hi - prevClose), Math.abs(lo - prevClose));
+    const tr = Number.isNaN(prevClose) ? hi - lo : trueRange(hi, lo, prevClose);
     prevClose = cl;
     count++;
     if (count < period) {

@@ -20,15 +20,10 @@ export function bbands(source: Series, period = 20, mult = 2): BandsResult {
   const src = toF64(source);
   const n = src.length;
   const middle = new Float64Array(n);
-  // The deviation goes into `upper` first, then becomes the band in place: one array fewer.
   const upper = new Float64Array(n);
-  rollingMeanStdInto(src, period, middle, upper);
   const lower = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const m = middle[i]!;
-    const w = upper[i]! * mult;
-    upper[i] = m + w;
-    lower[i] = m - w;
-  }
+  // The bands in the moments' own pass: a second loop over three arrays cost ~2 ms on 1M bars, and
+  // in a fresh sandbox context one more loop to run interpreted until it is compiled.
+  rollingMeanStdInto(src, period, middle, upper, lower, mult);
   return { upper, middle, lower };
 }

@@ -50,12 +50,16 @@ export function rollingMeanInto(src: Float64Array, period: number, out: Float64A
 /**
  * Rolling mean and population standard deviation (divide by `period`, as trading-signals and
  * Bollinger's definition do). Either output may be null when the caller does not need it.
+ * With `lowerOut`, the bands instead: `stdOut` gets mean + mult·std and `lowerOut` mean − mult·std
+ * (Bollinger in the same pass, no second loop over three arrays; `meanOut` must then be set).
  */
 export function rollingMeanStdInto(
   src: Float64Array,
   period: number,
   meanOut: Float64Array | null,
   stdOut: Float64Array | null,
+  lowerOut: Float64Array | null = null,
+  mult = 0,
 ): void {
   const n = src.length;
   let anchor = Number.NaN;
@@ -114,14 +118,22 @@ export function rollingMeanStdInto(
     }
     if (full) {
       const m1 = s1 * inv;
-      if (meanOut !== null) meanOut[i] = anchor + m1;
+      const mean = anchor + m1;
+      if (meanOut !== null) meanOut[i] = mean;
       if (stdOut !== null) {
         const variance = constant ? 0 : s2 * inv - m1 * m1;
-        stdOut[i] = variance > 0 ? Math.sqrt(variance) : 0;
+        const std = variance > 0 ? Math.sqrt(variance) : 0;
+        if (lowerOut === null) stdOut[i] = std;
+        else {
+          const w = std * mult;
+          stdOut[i] = mean + w;
+          lowerOut[i] = mean - w;
+        }
       }
     } else {
       if (meanOut !== null) meanOut[i] = Number.NaN;
       if (stdOut !== null) stdOut[i] = Number.NaN;
+      if (lowerOut !== null) lowerOut[i] = Number.NaN;
     }
   }
 }
