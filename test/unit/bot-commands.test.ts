@@ -166,4 +166,13 @@ describe("command replies", () => {
     expect(runListEmbed([]).description).toMatch(/^No runs in this server yet/);
     expect(leaderboardEmbed([], "run r-1").description).toBe("No evaluated iterations yet.");
   });
+
+  it("name the islands of a run that has them, and only then", () => {
+    const base = run();
+    const islands = run({ config: { ...base.config, loop: { ...base.config.loop, islands: 3 } } });
+    expect(runStatusEmbed(islands).fields?.find((f) => f.name === "Islands")?.value).toBe("3");
+    expect(runStatusEmbed(base).fields?.some((f) => f.name === "Islands")).toBe(false);
+    expect(runListEmbed([islands]).description).toContain("· heuristic · 3 islands ·");
+    expect(runListEmbed([base]).description).not.toContain("islands");
+  });
 });

@@ -2,11 +2,14 @@
  * What the /research reading commands answer (pure): a run's status, a guild's runs, a
  * leaderboard of iterations and a run's frozen config. Every embed goes through fitEmbed.
  */
+import { islandSettings } from "../../loop/islands.ts";
 import type { RunRecord } from "../../loop/run-repository.ts";
 import type { LeaderboardRow } from "../bot-store.ts";
 import { COLORS, formatMetric, formatNumber, isSnowflake, quoteUntrusted, STATUS_LABEL } from "./format.ts";
 import { type Embed, fitEmbed, truncate } from "./limits.ts";
 import { runCardEmbed } from "./run-card.ts";
+
+const islandsOf = (run: RunRecord) => islandSettings(run.config.loop).islands;
 
 const who = (owner: string | null) => (owner ? (isSnowflake(owner) ? `<@${owner}>` : owner) : "—");
 
@@ -32,6 +35,7 @@ export function runStatusEmbed(run: RunRecord): Embed {
         inline: true,
       },
       { name: "Driver", value: run.driver, inline: true },
+      ...(islandsOf(run) > 1 ? [{ name: "Islands", value: String(islandsOf(run)), inline: true }] : []),
       { name: "Data", value: `${c.dataset.symbol} ${c.dataset.timeframe}`, inline: true },
       { name: "Owner", value: who(run.owner), inline: true },
       ...(run.statusReason ? [{ name: "Reason", value: quoteUntrusted(run.statusReason) }] : []),
@@ -47,7 +51,7 @@ export function runStatusEmbed(run: RunRecord): Embed {
 export function runListEmbed(runs: readonly RunRecord[]): Embed {
   const lines = runs.map(
     (r) =>
-      `\`${r.id}\` **${r.status}** · ${r.iterationsDone}/${r.config.budgets.max_iterations} · ${r.passes} passed · ${r.driver} · ${quoteUntrusted(truncate(r.brief.replace(/\s+/g, " ") || "(no brief)", 60))}`,
+      `\`${r.id}\` **${r.status}** · ${r.iterationsDone}/${r.config.budgets.max_iterations} · ${r.passes} passed · ${r.driver}${islandsOf(r) > 1 ? ` · ${islandsOf(r)} islands` : ""} · ${quoteUntrusted(truncate(r.brief.replace(/\s+/g, " ") || "(no brief)", 60))}`,
   );
   return fitEmbed({
     title: "Research runs",
