@@ -25,7 +25,7 @@ import type { Signals } from "../domain/signals.ts";
 import type { StrategyConfig } from "../domain/strategy-config.ts";
 import { timeframeMs } from "../domain/timeframe.ts";
 import { resampleBars } from "../market/resample.ts";
-import { type FoldExecutor, partAsSimulation } from "./fold-executor.ts";
+import { type FoldExecutor, partAsSimulation, simulationOptions } from "./fold-executor.ts";
 import { type Fold, planFolds } from "./folds.ts";
 
 export interface Candidate {
@@ -391,14 +391,7 @@ export async function evaluateCandidate(candidate: Candidate, ctx: EvaluateConte
     }
 
     const params = config.params as Record<string, unknown>;
-    const simOptions = {
-      direction: config.direction,
-      risk: config.risk,
-      sizing: config.sizing,
-      feeBps: run.costs.fee_bps,
-      slippageBps: run.costs.slippage_bps,
-      timeframe: config.timeframe,
-    };
+    const simOptions = simulationOptions(config, run);
     // The look-ahead check runs first: it needs the full-window signals anyway, and its warm-up
     // measurement says whether the folds may reuse them.
     let lookahead: LookaheadReport | undefined;

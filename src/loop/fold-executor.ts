@@ -10,6 +10,7 @@ import type { StrategyHandle } from "../backtest/sandbox/index.ts";
 import { type SimulationOptions, type SimulationResult, simulate, type Trade } from "../backtest/simulate.ts";
 import { type Bars, sliceBars } from "../domain/bars.ts";
 import type { FrozenRunConfig } from "../domain/run-config.ts";
+import type { StrategyConfig } from "../domain/strategy-config.ts";
 import type { Candidate, EvaluationError, FoldOutcome } from "./evaluate.ts";
 import type { Fold } from "./folds.ts";
 
@@ -75,6 +76,21 @@ export interface FoldInput {
   readonly fold: Fold;
   readonly params: Record<string, unknown>;
   readonly sim: Omit<SimulationOptions, "startIndex">;
+}
+
+/** How a candidate is simulated: its own direction, risk and sizing; the run's costs. */
+export function simulationOptions(
+  config: StrategyConfig,
+  run: FrozenRunConfig["config"],
+): Omit<SimulationOptions, "startIndex"> {
+  return {
+    direction: config.direction,
+    risk: config.risk,
+    sizing: config.sizing,
+    feeBps: run.costs.fee_bps,
+    slippageBps: run.costs.slippage_bps,
+    timeframe: config.timeframe,
+  };
 }
 
 /** One fold, as `evaluateCandidate` runs it: slice → sandboxed signals → simulate → metrics. */

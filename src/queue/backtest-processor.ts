@@ -15,7 +15,7 @@ import type { LoadResult, Sandbox } from "../backtest/sandbox/index.ts";
 import { parseStrategyConfig } from "../backtest/strategy-config.ts";
 import type { Bars } from "../domain/bars.ts";
 import type { FrozenRunConfig } from "../domain/run-config.ts";
-import { evaluateFold } from "../loop/fold-executor.ts";
+import { evaluateFold, simulationOptions } from "../loop/fold-executor.ts";
 import type { RunRepository } from "../loop/run-repository.ts";
 import { frozenOf } from "../loop/runner.ts";
 import { type BarSource, RunWindows } from "../loop/windows.ts";
@@ -135,14 +135,7 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
       bars,
       fold: data.fold,
       params: config.params as Record<string, unknown>,
-      sim: {
-        direction: config.direction,
-        risk: config.risk,
-        sizing: config.sizing,
-        feeBps: run.costs.fee_bps,
-        slippageBps: run.costs.slippage_bps,
-        timeframe: config.timeframe,
-      },
+      sim: simulationOptions(config, run),
     });
     return r.ok ? { index, ok: true, part: encodePart(r.part) } : { index, ok: false, error: r.error };
   };
