@@ -12,6 +12,7 @@ import {
   GatewayDispatchEvents,
   GatewayIntentBits,
   type GatewayMessageCreateDispatchData,
+  type GatewayMessageUpdateDispatchData,
   Partials,
 } from "discord.js";
 import { type CommandContext, userMessage } from "../commands/context.ts";
@@ -95,18 +96,24 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<RunningBot>
   // must still deliver its replies, so nothing here depends on discord.js's channel cache.
   // One chain per channel: a thread's messages are taken in the order they were written.
   const chains = new Map<string, Promise<unknown>>();
-  client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) => {
-    const next = (chains.get(data.channel_id) ?? Promise.resolve()).then(() =>
-      nudges.onMessage(data).catch((err: unknown) => {
-        log().warn({ err: userMessage(err), message: data.id }, "thread message not taken as a nudge");
+  const inOrder = (channelId: string, messageId: string, take: () => Promise<unknown>) => {
+    const next = (chains.get(channelId) ?? Promise.resolve()).then(() =>
+      take().catch((err: unknown) => {
+        log().warn({ err: userMessage(err), message: messageId }, "thread message not taken as a nudge");
       }),
     );
-    chains.set(data.channel_id, next);
+    chains.set(channelId, next);
     void next.finally(() => {
-      if (chains.get(data.channel_id) === next) chains.delete(data.channel_id);
+      if (chains.get(channelId) === next) chains.delete(channelId);
     });
     track(next);
-  });
+  };
+  client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) =>
+    inOrder(data.channel_id, data.id, () => nudges.onMessage(data)),
+  );
+  client.ws.on(GatewayDispatchEvents.MessageUpdate, (data: GatewayMessageUpdateDispatchData) =>
+    inOrder(data.channel_id, data.id, () => nudges.onEdit(data)),
+  );
   client.on(Events.Error, (err) => log().warn({ err: err.message }, "discord client error"));
   const disallowed =
     "Discord refused the MessageContent intent (4014): enable it for the bot in the developer portal (Bot → Privileged Gateway Intents), or set ALPHALOOP_DISCORD_MESSAGE_CONTENT=off and nudge by @mention, /research nudge or the Nudge button";

@@ -6,7 +6,7 @@
  * "@alphaloop use a slower EMA" works either way. Bots, webhooks and people not allowed are
  * ignored; someone not allowed hears so once per run (per bot process), never twice.
  */
-import type { GatewayMessageCreateDispatchData } from "discord.js";
+import type { GatewayMessageCreateDispatchData, GatewayMessageUpdateDispatchData } from "discord.js";
 import { log } from "../log/logger.ts";
 import type { RunRecord, RunRepository } from "../loop/run-repository.ts";
 import { type AccessPolicy, canControl } from "./access.ts";
@@ -52,7 +52,25 @@ export class ThreadNudges {
 
   constructor(private readonly d: ThreadMessageDeps) {}
 
-  async onMessage(m: GatewayMessageCreateDispatchData): Promise<NudgeOutcome | "ignored" | "refused"> {
+  onMessage(m: GatewayMessageCreateDispatchData): Promise<NudgeOutcome | "ignored" | "refused"> {
+    return this.take(m, m.id, (text) => text);
+  }
+
+  /**
+   * An edited reply is a nudge of its own, keyed by the edit's time: the original may already be
+   * in an iteration's hands, and rewriting it there would record text the iteration never saw.
+   * Updates that are no edit (link previews, embeds resolving) carry no new edit time: none.
+   */
+  onEdit(m: GatewayMessageUpdateDispatchData): Promise<NudgeOutcome | "ignored" | "refused"> {
+    if (!m.edited_timestamp || typeof m.content !== "string") return Promise.resolve("ignored");
+    return this.take(m, `${m.id}@${m.edited_timestamp}`, (text) => `(edited) ${text}`);
+  }
+
+  private async take(
+    m: GatewayMessageCreateDispatchData | GatewayMessageUpdateDispatchData,
+    externalId: string,
+    label: (text: string) => string,
+  ): Promise<NudgeOutcome | "ignored" | "refused"> {
     const botId = this.d.botId();
     if (m.author.bot || m.webhook_id || !m.guild_id || !botId) return "ignored";
     const run = await this.d.store.runByThread(m.channel_id);
@@ -93,8 +111,8 @@ export class ThreadNudges {
     const outcome = await storeNudge(this.d.runs, run, {
       author: m.author.id,
       source: "discord-thread",
-      text,
-      externalId: m.id,
+      text: label(text),
+      externalId,
     });
     if (outcome === "finished") return outcome;
     // A redelivered message reacts again: PUT is idempotent, and it heals a react lost to a restart.

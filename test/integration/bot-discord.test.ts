@@ -358,6 +358,16 @@ loop: { seed: 3, max_fix_attempts: 5, migrate_every: 1 }
     expect(emoji(reactions(thread.channelId, String(reply1["id"]))[0] as RecordedRequest)).toBe("📥");
     // The same message delivered again is the same nudge.
     gateway.dispatch("MESSAGE_CREATE", reply1);
+    // An edit is a nudge of its own (the first may already be in an iteration's hands), once per
+    // edit however often Discord delivers it; an update that is no edit (a link preview) is none.
+    const edit = {
+      ...reply1,
+      content: "try a slower EMA pair, 50/200",
+      edited_timestamp: "2026-11-30T12:00:00.000Z",
+    };
+    gateway.dispatch("MESSAGE_UPDATE", edit);
+    gateway.dispatch("MESSAGE_UPDATE", edit);
+    gateway.dispatch("MESSAGE_UPDATE", { ...reply1, embeds: [{ type: "link" }] });
     // Without the MessageContent intent only mentions carry text: the mention is stripped.
     const mentioned = message({
       content: `<@${discord.applicationId}> use RSI as a filter`,
@@ -379,12 +389,13 @@ loop: { seed: 3, max_fix_attempts: 5, migrate_every: 1 }
     gateway.dispatch("MESSAGE_CREATE", stranger1);
     gateway.dispatch("MESSAGE_CREATE", stranger2);
     await until("the mention nudge", async () =>
-      (await runs.nudges(run.id)).length === 2 ? true : undefined,
+      (await runs.nudges(run.id)).length === 3 ? true : undefined,
     );
     await bot.bot.idle();
     const nudges = await runs.nudges(run.id);
     expect(nudges.map((n) => [n.author, n.source, n.text])).toEqual([
       [OWNER.id, "discord-thread", "try a slower EMA pair"],
+      [OWNER.id, "discord-thread", "(edited) try a slower EMA pair, 50/200"],
       [OPERATOR.id, "discord-thread", "use RSI as a filter"],
     ]);
     expect(reactions(thread.channelId, String(fromBot["id"]))).toHaveLength(0);
@@ -407,7 +418,7 @@ loop: { seed: 3, max_fix_attempts: 5, migrate_every: 1 }
     expect(callbacksOf(resume)).toEqual([{ type: 5, data: { flags: EPHEMERAL } }]);
     expect(answer["content"]).toBe(`▶ Resumed run \`${run.id}\`.`);
     await settled(run.id);
-    expect((await runs.nudges(run.id)).map((n) => n.claimedIteration)).toEqual([1, 1]);
+    expect((await runs.nudges(run.id)).map((n) => n.claimedIteration)).toEqual([1, 1, 1]);
     const posts = discord.messagesIn(thread.channelId).map((m) => String(m.body["content"] ?? ""));
     expect(
       posts.some((c) => c.startsWith(`Nudge from <@${OWNER.id}> applied in #1: > try a slower EMA pair`)),
