@@ -3,13 +3,10 @@
  * Postgres) writes its outbox, and the polling consumer delivers every event to the fake Discord
  * with charts from the fake QuickChart — real payloads, not hand-written ones.
  */
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { outboxConsumerFromEnv } from "../../src/bot/outbox-setup.ts";
 import { EMBED_LIMITS, type Embed, embedLength } from "../../src/bot/render/limits.ts";
-import { loadRunConfig } from "../../src/domain/run-config.ts";
-import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
@@ -18,6 +15,7 @@ import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { FakeDiscord } from "../support/fake-discord.ts";
 import { FakeQuickChart } from "../support/fake-quickchart.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeTrendBars } from "../support/store-bars.ts";
 
 const OWNER = "223456789012345678";
@@ -42,11 +40,7 @@ describe("research run delivered to Discord", () => {
 
   it("posts every event of a real run, in order, while the consumer polls", async () => {
     const runs = new PgRunRepository(db);
-    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-      { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-      {
-        source: "test",
-        text: `
+    const config = lenientRunConfig(`
 dataset: { symbol: BOTUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
@@ -54,9 +48,7 @@ windows:
 walk_forward: { folds: 3, warmup_bars: 200 }
 budgets: { max_iterations: 3 }
 loop: { driver: heuristic, seed: 3, stuck_after: 3 }
-`,
-      },
-    ]);
+`);
     const threadId = discord.id();
     const run = await createRun(runs, {
       brief: "trend test",

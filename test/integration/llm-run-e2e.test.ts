@@ -7,9 +7,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
-import { loadRunConfig } from "../../src/domain/run-config.ts";
 import { LlmClient } from "../../src/llm/client.ts";
-import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { llmDriver } from "../../src/loop/drivers/llm.ts";
 import { buildLoop, createRun } from "../../src/loop/runner.ts";
 import type { Db } from "../../src/store/db.ts";
@@ -17,6 +15,7 @@ import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { PgWorkspaceFiles } from "../../src/store/workspace-files.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
 import { type FakeLlm, fault, reply, startFakeLlm } from "../support/fake-llm.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeTrendBars } from "../support/store-bars.ts";
 
 const EMA = readFileSync("strategies/ema-cross.ts", "utf8").replace('name: "ema-cross"', 'name: "my-ema"');
@@ -33,19 +32,15 @@ const YAML = "strategy: my-ema\ntimeframe: 1h\nparams: { fast: 20, slow: 100 }\n
 
 /** Lenient gates on the E2EUSD search window; `extra` sets the budget and loop options of a test. */
 function e2eConfig(extra: string) {
-  return loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-    { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-    {
-      source: "e2e",
-      text: `dataset: { symbol: E2EUSD, timeframe: 1h }
+  return lenientRunConfig(
+    `dataset: { symbol: E2EUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
   holdout: { start: "2021-07-01", end: "2021-12-01" }
 walk_forward: { folds: 3, warmup_bars: 200 }
 `,
-    },
-    { source: "e2e-test", text: extra },
-  ]);
+    extra,
+  );
 }
 
 /** One agent session: write the two files and backtest them in one turn, then decide. */

@@ -5,14 +5,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadRunConfig } from "../../src/domain/run-config.ts";
-import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { createRun } from "../../src/loop/runner.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
 import { BullTransport, RESEARCH_QUEUE } from "../../src/queue/bull-transport.ts";
@@ -20,6 +18,7 @@ import { submitRun } from "../../src/queue/control.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeBars } from "../support/store-bars.ts";
 
 const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379";
@@ -104,11 +103,7 @@ describe("worker killed with SIGKILL mid-run", () => {
 
   it("finishes the run on another worker with nothing lost or doubled", async () => {
     const runs = new PgRunRepository(db);
-    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-      { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-      {
-        source: "test",
-        text: `
+    const config = lenientRunConfig(`
 dataset: { symbol: CRASHUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
@@ -116,9 +111,7 @@ windows:
 walk_forward: { folds: 3, warmup_bars: 200 }
 budgets: { max_iterations: ${N} }
 loop: { driver: heuristic, seed: 9, stuck_after: 3 }
-`,
-      },
-    ]);
+`);
     const run = await createRun(runs, { brief: "crash", config, driver: "heuristic" });
     await runs.addNudge({ runId: run.id, author: "alice", source: "discord", text: "try donchian-breakout" });
     const producer = new BullTransport({ redisUrl: REDIS_URL, prefix });

@@ -3,14 +3,12 @@
  * real Redis, against a real Postgres schema, with the real sandbox and the heuristic driver.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register as registerWorker } from "../../src/cli/worker-command.ts";
-import { loadRunConfig, type RunConfig } from "../../src/domain/run-config.ts";
-import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
+import type { RunConfig } from "../../src/domain/run-config.ts";
 import type { Driver } from "../../src/loop/driver.ts";
 import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
@@ -26,6 +24,7 @@ import { startWorker } from "../../src/queue/worker.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeBars } from "../support/store-bars.ts";
 
 const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379";
@@ -33,11 +32,7 @@ const prefix = `t-queue-${randomBytes(4).toString("hex")}`;
 const trend = { drift: 1.2, volScale: 0.7 };
 
 function runConfig(maxIterations: number): RunConfig {
-  return loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-    { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-    {
-      source: "test",
-      text: `
+  return lenientRunConfig(`
 dataset: { symbol: QUEUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
@@ -45,9 +40,7 @@ windows:
 walk_forward: { folds: 3, warmup_bars: 200 }
 budgets: { max_iterations: ${maxIterations} }
 loop: { driver: heuristic, seed: 5, stuck_after: 3 }
-`,
-    },
-  ]);
+`);
 }
 
 interface TransportCase {

@@ -27,6 +27,7 @@ import { submitRun } from "../../src/queue/control.ts";
 import type { Db } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeTrendBars } from "../support/store-bars.ts";
 import { freePort, waitFor } from "../support/wait.ts";
 
@@ -126,11 +127,7 @@ describe("Redis restarted mid-run", () => {
   it("workers reconnect and the run finishes with nothing lost or doubled", async () => {
     await startRedis();
     const runs = new PgRunRepository(db);
-    const config = loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-      { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-      {
-        source: "test",
-        text: `
+    const config = lenientRunConfig(`
 dataset: { symbol: REDISUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
@@ -138,9 +135,7 @@ windows:
 walk_forward: { folds: 3, warmup_bars: 200 }
 budgets: { max_iterations: ${N} }
 loop: { driver: heuristic, seed: 13, stuck_after: 3 }
-`,
-      },
-    ]);
+`);
     const run = await createRun(runs, { brief: "redis restart", config, driver: "heuristic" });
     const producer = new BullTransport({ redisUrl, prefix: "alphaloop" });
     try {

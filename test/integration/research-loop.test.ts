@@ -3,11 +3,9 @@
  * iterations, nudges claimed exactly once, the holdout evaluated once per pass, events in order,
  * budgets, pause/stop from outside, and a redone iteration that duplicates nothing.
  */
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
-import { loadRunConfig, type RunConfig } from "../../src/domain/run-config.ts";
-import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
+import type { RunConfig } from "../../src/domain/run-config.ts";
 import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import type { CompletedIteration } from "../../src/loop/research-loop.ts";
@@ -16,15 +14,13 @@ import type { Db } from "../../src/store/db.ts";
 import { openDb } from "../../src/store/db.ts";
 import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, testSchema } from "../support/databases.ts";
+import { lenientRunConfig } from "../support/run-config.ts";
 import { storeTrendBars } from "../support/store-bars.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
 
 function runConfig(extra = ""): RunConfig {
-  return loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
-    { text: readFileSync("configs/presets/lenient.yaml", "utf8"), source: "lenient" },
-    {
-      source: "test",
-      text: `
+  return lenientRunConfig(
+    `
 dataset: { symbol: LOOPUSD, timeframe: 1h }
 windows:
   search: { start: "2020-01-01", end: "2021-07-01" }
@@ -33,9 +29,8 @@ walk_forward: { folds: 3, warmup_bars: 200 }
 budgets: { max_iterations: 5 }
 loop: { driver: heuristic, seed: 3, stuck_after: 3 }
 `,
-    },
-    { source: "test-extra", text: extra },
-  ]);
+    extra,
+  );
 }
 
 describe("research loop", () => {
