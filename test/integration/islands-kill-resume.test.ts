@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/store/db.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
+import { exited, waitFor } from "../support/wait.ts";
 
 function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", "src/cli/main.ts", ...args], {
@@ -18,25 +19,12 @@ function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   });
 }
 
-function exit(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-}
-
 function stdoutOf(child: ChildProcess): () => string {
   let out = "";
   child.stdout?.on("data", (c: Buffer) => {
     out += c.toString();
   });
   return () => out;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("timed out waiting");
 }
 
 describe("kill -9 a run with islands and resume it", () => {
@@ -82,7 +70,7 @@ describe("kill -9 a run with islands and resume it", () => {
     // second run's figures do not depend on the first one's trials in the shared ledger.)
     const straight = cli(args("a.tsv"), env);
     const straightOut = stdoutOf(straight);
-    expect(await exit(straight)).toBe(0);
+    expect(await exited(straight)).toBe(0);
     const reference = /run (r-[0-9a-f]{8})/.exec(straightOut())?.[1] as string;
     expect((await rows(reference)).rows).toHaveLength(10);
 
@@ -93,14 +81,14 @@ describe("kill -9 a run with islands and resume it", () => {
       const id = await runId();
       return id ? (await rows(id)).rows.length : 0;
     };
-    await waitFor(async () => (await done()) >= 2, 240_000);
+    await waitFor(async () => (await done()) >= 2, 240_000, "two iterations");
     first.kill("SIGKILL");
-    await exit(first);
+    await exited(first);
     const killed = (await runId()) as string;
     expect(await done()).toBeLessThan(10);
 
     const second = cli(["run", "--resume", killed, "--results", join(home, "c.tsv")], env);
-    expect(await exit(second)).toBe(0);
+    expect(await exited(second)).toBe(0);
 
     const a = (await rows(reference)).rows;
     const b = (await rows(killed)).rows;

@@ -20,23 +20,10 @@ import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
 import { lenientRunConfig } from "../support/run-config.ts";
 import { storeBars } from "../support/store-bars.ts";
+import { exited, waitFor } from "../support/wait.ts";
 
 const REDIS_URL = process.env["TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379";
 const N = 6;
-
-function exit(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("timed out waiting");
-}
 
 describe("worker killed with SIGKILL mid-run", () => {
   let db: Db;
@@ -134,7 +121,7 @@ loop: { driver: heuristic, seed: 9, stuck_after: 3 }
           ])
         ).rows[0]?.n ?? 0,
       );
-    await waitFor(async () => (await committed()) >= 1, 60_000).catch((e: unknown) => {
+    await waitFor(async () => (await committed()) >= 1, 60_000, "a committed iteration").catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; worker stderr: ${err.slice(-2000)}`);
     });
     // A nudge arriving mid-run is claimed by exactly one later iteration, even across the crash.
@@ -142,7 +129,7 @@ loop: { driver: heuristic, seed: 9, stuck_after: 3 }
     // Kill it in the middle of the next iteration (the heuristic's iterations take ~0.3 s).
     await new Promise((r) => setTimeout(r, 150));
     first.kill("SIGKILL");
-    await exit(first);
+    await exited(first);
     const before = await committed();
     expect(before).toBeLessThan(N);
     expect((await runs.getRun(run.id))?.status).toBe("running");
@@ -158,9 +145,9 @@ loop: { driver: heuristic, seed: 9, stuck_after: 3 }
     }
 
     const second = worker();
-    await waitFor(async () => (await runs.getRun(run.id))?.status !== "running", 60_000);
+    await waitFor(async () => (await runs.getRun(run.id))?.status !== "running", 60_000, "the run to end");
     second.kill("SIGTERM");
-    expect(await exit(second)).toBe(0);
+    expect(await exited(second)).toBe(0);
 
     const end = await runs.getRun(run.id);
     expect([end?.status, end?.iterationsDone]).toEqual(["completed", N]);

@@ -29,14 +29,9 @@ import { PgRunRepository } from "../../src/store/run-repository.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
 import { lenientRunConfig } from "../support/run-config.ts";
 import { storeTrendBars } from "../support/store-bars.ts";
-import { freePort, waitFor } from "../support/wait.ts";
+import { exited, freePort, waitFor } from "../support/wait.ts";
 
 const N = 8;
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-}
 
 describe("Redis restarted mid-run", () => {
   const schema = testSchema("qredis");

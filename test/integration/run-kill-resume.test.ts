@@ -9,25 +9,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "../../src/store/db.ts";
 import { backends, dropSchema, TEST_PG_URL, testSchema } from "../support/databases.ts";
+import { exited, waitFor } from "../support/wait.ts";
 
 function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, ["--no-node-snapshot", "--import", "tsx", "src/cli/main.ts", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-}
-
-function exit(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("timed out waiting");
 }
 
 describe("kill -9 mid-run and resume", () => {
@@ -69,9 +57,9 @@ describe("kill -9 mid-run and resume", () => {
     });
     const iterations = async () =>
       Number((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM iterations")).rows[0]?.n ?? 0);
-    await waitFor(async () => (await iterations()) >= 2, 240_000);
+    await waitFor(async () => (await iterations()) >= 2, 240_000, "two iterations");
     first.kill("SIGKILL");
-    await exit(first);
+    await exited(first);
     const runId = /run (r-[0-9a-f]{8})/.exec(out)?.[1];
     expect(runId).toBeDefined();
     const before = await iterations();
@@ -80,7 +68,7 @@ describe("kill -9 mid-run and resume", () => {
     expect(status.rows[0]?.status).toBe("running");
 
     const second = cli(["run", "--resume", runId as string, "--results", join(home, "r2.tsv")], env);
-    expect(await exit(second)).toBe(0);
+    expect(await exited(second)).toBe(0);
 
     const its = await db.query<{ n: number; trial_ids: number[] }>(
       "SELECT n, trial_ids FROM iterations WHERE run_id = $1 ORDER BY n",

@@ -1,4 +1,5 @@
 /** Small helpers for tests and benches that start processes and servers of their own. */
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 
 /** A TCP port free on loopback right now (for a server the caller starts next). */
@@ -21,4 +22,10 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The child's exit code once it has exited (at once if it already has; null after a signal). */
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 }
