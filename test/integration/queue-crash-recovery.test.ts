@@ -121,9 +121,11 @@ loop: { driver: heuristic, seed: 9, stuck_after: 3 }
           ])
         ).rows[0]?.n ?? 0,
       );
-    await waitFor(async () => (await committed()) >= 1, 60_000, "a committed iteration").catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; worker stderr: ${err.slice(-2000)}`);
-    });
+    await waitFor(async () => (await committed()) >= 1, 60_000, "a committed iteration").catch(
+      (e: unknown) => {
+        throw new Error(`${(e as Error).message}; worker stderr: ${err.slice(-2000)}`);
+      },
+    );
     // A nudge arriving mid-run is claimed by exactly one later iteration, even across the crash.
     await runs.addNudge({ runId: run.id, author: "bob", source: "discord", text: "tighter stops please" });
     // Kill it in the middle of the next iteration (the heuristic's iterations take ~0.3 s).
