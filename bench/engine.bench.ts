@@ -29,6 +29,7 @@ import { freezeRunConfig, loadRunConfig } from "../src/domain/run-config.ts";
 import { DEFAULT_CONFIG_PATH } from "../src/loop/config-files.ts";
 import { evaluateCandidate } from "../src/loop/evaluate.ts";
 import { syntheticBars } from "../src/market/synthetic.ts";
+import { NOOP_STRATEGY } from "../test/support/sandbox-fixtures.ts";
 import { medianMs, ratio } from "./timing.ts";
 
 const N = 1_000_000;
@@ -40,20 +41,6 @@ const S1 = { fast: 12, slow: 26 };
 // rsiMax 25: 4.7k trades on these bars (~7 a day, over half of them stopped out); the library's
 // default 35 trades 20k times, 20 about 1.5k.
 const S2 = { period: 20, mult: 2, rsiPeriod: 14, rsiMax: 25, atrPeriod: 14, atrMult: 2 };
-
-/** A strategy that never trades: what a sandboxed call costs before the strategy does anything. */
-const NOOP = `import { defineStrategy } from "alphaloop/strategy";
-export default defineStrategy({
-  name: "noop",
-  family: "trend",
-  description: "Never trades.",
-  params: {},
-  signals(bars) {
-    const n = bars.close.length;
-    return { enterLong: new Uint8Array(n), exitLong: new Uint8Array(n) };
-  },
-});
-`;
 
 const S1_YAML = `strategy: ema-cross
 timeframe: 1m
@@ -370,7 +357,7 @@ walk_forward: { folds: 4 }
   }[] = [];
   let floorCpu = Number.NaN;
   try {
-    const noop = await sandbox.load(NOOP);
+    const noop = await sandbox.load(NOOP_STRATEGY);
     if (!noop.ok) throw new Error(`noop: ${noop.error.message}`);
     floorCpu = await bestCpuMs(() => noop.handle.signals(bars, {}));
     noop.handle.dispose();

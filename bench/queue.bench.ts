@@ -35,6 +35,7 @@ import { submitRun } from "../src/queue/control.ts";
 import { lockDataset, refreshDataset, upsertBars } from "../src/store/bar-store.ts";
 import { type Db, openDb } from "../src/store/db.ts";
 import { PgRunRepository } from "../src/store/run-repository.ts";
+import { NOOP_STRATEGY } from "../test/support/sandbox-fixtures.ts";
 import { freePort, waitFor } from "../test/support/wait.ts";
 import { medianMs, ratio } from "./timing.ts";
 
@@ -46,18 +47,7 @@ const SYMBOL = "QBENCHUSD";
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
 const NOOP = {
-  code: `import { defineStrategy } from "alphaloop/strategy";
-export default defineStrategy({
-  name: "noop",
-  family: "trend",
-  description: "Never trades.",
-  params: {},
-  signals(bars) {
-    const n = bars.close.length;
-    return { enterLong: new Uint8Array(n), exitLong: new Uint8Array(n) };
-  },
-});
-`,
+  code: NOOP_STRATEGY,
   configYaml: "strategy: noop\ntimeframe: 1h\n",
 };
 

@@ -46,6 +46,20 @@ export default defineStrategy({
 });
 `;
 
+/** A strategy that never trades: what a sandboxed call or a queued fold costs before any work. */
+export const NOOP_STRATEGY = `import { defineStrategy } from "alphaloop/strategy";
+export default defineStrategy({
+  name: "noop",
+  family: "trend",
+  description: "Never trades.",
+  params: {},
+  signals(bars) {
+    const n = bars.close.length;
+    return { enterLong: new Uint8Array(n), exitLong: new Uint8Array(n) };
+  },
+});
+`;
+
 /**
  * A strategy whose signals body is `body` (which must return an output), on line 6 onwards.
  * `prelude` goes on line 2, before the definition (module top level).
