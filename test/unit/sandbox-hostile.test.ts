@@ -117,6 +117,61 @@ describe("Sandbox: hostile and broken candidates", () => {
     expect(typeof process.exit).toBe("function");
   });
 
+  it("guards the ta library's shared realm like the strategy's own", async () => {
+    // ta lives in one realm per isolate, shared by every candidate: its arrays' prototypes and its
+    // functions' constructors lead there.
+    await expectFailure(strategyWith(`Object.getPrototypeOf(ta.sma(bars.close, 3)).evil = 1;\n${FLAT}`), {
+      kind: "policy",
+      message: /Float64Array\.prototype\.evil \(in the realm of the shared ta library\)/,
+    });
+    // Code cannot be made in that realm: V8 refuses its Function constructor to the candidate's.
+    for (const code of [
+      "Object.prototype.leak = 1",
+      "return Date.now()",
+      "return process",
+      "this.stash = 1",
+    ]) {
+      await expectFailure(strategyWith(`return ta.sma.constructor(${JSON.stringify(code)})();`), {
+        kind: "runtime",
+        message: /no access/,
+      });
+    }
+    await expectFailure(
+      strategyWith(
+        `return Object.getPrototypeOf(ta.sma(bars.close, 3)).constructor.constructor("return this")();`,
+      ),
+      {
+        kind: "runtime",
+        message: /no access/,
+      },
+    );
+    await expectFailure(strategyWith(`ta.stash = bars.close;\n${FLAT}`), { kind: "runtime" });
+    const probe = strategyWith(
+      `if ("evil" in ta.sma(bars.close, 3) || "stash" in ta) throw new Error("leaked");
+    ${FLAT}`,
+    );
+    const next = await sandbox.run(probe, bars);
+    expect(next.ok ? "ok" : next.error).toBe("ok");
+  });
+
+  it("blames the candidate whose microtask changed the ta realm, and spares the next one", async () => {
+    const source =
+      strategyWith(`Promise.resolve().then(() => { Object.getPrototypeOf(ta.sma(bars.close, 3)).late = 1; });
+    ${FLAT}`);
+    const tainting = await sandbox.run(source, bars);
+    expect(tainting.ok ? "ok" : tainting.error.message).toMatch(/Float64Array\.prototype\.late/);
+    const next = await sandbox.run(
+      strategyWith(`if ("late" in ta.sma(bars.close, 3)) throw new Error("leaked");\n${FLAT}`),
+      bars,
+    );
+    expect(next.ok ? "ok" : next.error).toBe("ok");
+  });
+
+  it("reports a memory bomb inside ta as memory", async () => {
+    const body = "const hoard = [];\n    for (;;) hoard.push(ta.sma(bars.close, 2), new Float64Array(1e6));";
+    await expectFailure(strategyWith(body), { kind: "memory", message: /memory limit of 32 MB/, in: roomy });
+  });
+
   it("keeps fetch, timers and WebAssembly out", async () => {
     await expectFailure(strategyWith('fetch("http://127.0.0.1");'), { kind: "policy", message: /network/ });
     await expectFailure(strategyWith("setTimeout(() => {}, 1);"), { kind: "policy", message: /timers/ });

@@ -6,6 +6,9 @@
  * context; a fresh context per loaded candidate, so candidates never see each other's globals. If a
  * candidate blows the memory limit V8 disposes the whole isolate; the next call transparently
  * builds a new one. Every failure comes back as a `SandboxError`, never as a host exception.
+ * The isolate also holds one shared harness context (ta and output validation, see runtime.ts):
+ * the host checks its built-ins after every call, and a candidate that changed them gets a policy
+ * error and retires the whole isolate, as a memory blow-up does.
  *
  * Production notes: a memory blow-up kills every context in the isolate, so run candidates one at a
  * time per Sandbox (the loop does); vitest and the CLI need Node's `--no-node-snapshot` on Node 20.
@@ -17,7 +20,7 @@ import { closest } from "../../domain/suggest.ts";
 import { type ParamValue, resolveParams } from "../strategy-config.ts";
 import { COMPILED_FILE, type CompiledStrategy, type CompileResult, compileStrategy } from "./compile.ts";
 import { checkMeta, type StrategyMeta } from "./definition.ts";
-import { runtimeSource } from "./runtime.ts";
+import { harnessSource, runtimeSource } from "./runtime.ts";
 import { type Failure, failure, type SandboxError, type SandboxErrorKind } from "./sandbox-error.ts";
 import { taBundle } from "./ta-bundle.ts";
 
@@ -87,6 +90,10 @@ export interface SignalsCallOptions {
 
 interface IsolateState {
   readonly isolate: ivm.Isolate;
+  /** The frozen harness ({ ta, checkBuiltins, validate }) in its own context, shared by every candidate. */
+  readonly harness: ivm.Reference;
+  /** The harness realm's built-ins check, called by the host after every candidate call. */
+  readonly harnessCheck: ivm.Reference;
   readonly runtime: ivm.Script;
   readonly scripts: Map<string, ivm.Script>;
 }
@@ -110,7 +117,9 @@ type DriverResult =
       unknownKey?: string;
     }
   /** The strategy read a bar column the host did not copy in: run again with it. */
-  | { ok: false; kind: "missing_column"; column: BarField; message: string };
+  | { ok: false; kind: "missing_column"; column: BarField; message: string }
+  /** An earlier candidate changed the shared harness realm: the isolate must be replaced. */
+  | { ok: false; kind: "harness_tainted"; message: string; logs?: string[] };
 
 type RawSignals =
   | {
@@ -225,8 +234,31 @@ export class Sandbox {
   private async createIsolate(): Promise<IsolateState> {
     const bundle = await taBundle(this.taEntry);
     const isolate = new ivm.Isolate({ memoryLimit: this.memoryLimitMb });
-    const runtime = await isolate.compileScript(runtimeSource(bundle), { filename: "alphaloop-runtime.js" });
-    return { isolate, runtime, scripts: new Map() };
+    try {
+      const harnessContext = await isolate.createContext();
+      const harnessScript = await isolate.compileScript(harnessSource(bundle), {
+        filename: "alphaloop-harness.js",
+      });
+      const harness = (await harnessScript.run(harnessContext, {
+        reference: true,
+        timeout: Math.max(this.timeoutMs, MIN_SETUP_TIMEOUT_MS),
+      })) as ivm.Reference;
+      harnessScript.release();
+      const harnessCheck = (await harness.get("checkBuiltins", { reference: true })) as ivm.Reference;
+      const runtime = await isolate.compileScript(runtimeSource(), { filename: "alphaloop-runtime.js" });
+      return { isolate, harness, harnessCheck, runtime, scripts: new Map() };
+    } catch (error) {
+      isolate.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * @internal Retires an isolate whose shared harness realm a candidate changed: every context in
+   * it is dropped (their handles rebuild on their next call) and the next call gets a fresh one.
+   */
+  retire(isolate: ivm.Isolate): void {
+    if (!isolate.isDisposed) isolate.dispose();
   }
 
   /** @internal */
@@ -250,6 +282,7 @@ export class StrategyHandle {
   private driver: ivm.Reference | undefined;
   private factory: ivm.Reference | undefined;
   private isolate: ivm.Isolate | undefined;
+  private state: IsolateState | undefined;
   private described: StrategyMeta | undefined;
   private disposed = false;
   /**
@@ -277,17 +310,26 @@ export class StrategyHandle {
   }
 
   /** @internal Builds the context; returns the error if the module cannot be instantiated. */
-  async setup(): Promise<SandboxError | undefined> {
+  async setup(retried = false): Promise<SandboxError | undefined> {
     this.releaseContext();
     const state = await this.sandbox.isolateState();
     const timeout = this.sandbox.timeoutMs;
     try {
+      this.state = state;
       this.isolate = state.isolate;
       this.context = await state.isolate.createContext();
-      this.driver = (await state.runtime.run(this.context, {
+      const prelude = (await state.runtime.run(this.context, {
         reference: true,
         timeout: Math.max(timeout, MIN_SETUP_TIMEOUT_MS),
       })) as ivm.Reference;
+      try {
+        this.driver = (await prelude.apply(undefined, [state.harness.derefInto()], {
+          result: { reference: true },
+          timeout: Math.max(timeout, MIN_SETUP_TIMEOUT_MS),
+        })) as ivm.Reference;
+      } finally {
+        prelude.release();
+      }
       const script = await this.sandbox.scriptFor(state, this.compiled);
       this.factory = (await script.run(this.context, { reference: true, timeout })) as ivm.Reference;
       const result = (await this.driver.apply(
@@ -298,6 +340,12 @@ export class StrategyHandle {
           result: { copy: true },
         },
       )) as DriverResult;
+      const shared = this.harnessChanged(state);
+      if (shared) return { kind: "policy", message: shared };
+      if (!result.ok && result.kind === "harness_tainted" && !retried) {
+        this.sandbox.retire(state.isolate);
+        return this.setup(true);
+      }
       if (!result.ok) return this.driverError(result);
       const meta = checkMeta(result.meta);
       if (!meta.ok) return { kind: "invalid_output", message: meta.message };
@@ -306,6 +354,21 @@ export class StrategyHandle {
     } catch (error) {
       return this.hostError(error);
     }
+  }
+
+  /**
+   * The harness realm's check, run by the host right after a candidate's call: a change made by
+   * the call, or by a microtask it queued, is that candidate's, and retires the isolate so no
+   * later candidate meets it.
+   */
+  private harnessChanged(state: IsolateState): string | undefined {
+    if (state.isolate.isDisposed) return undefined;
+    const message = state.harnessCheck.applySync(undefined, [], {
+      timeout: this.sandbox.timeoutMs,
+    }) as unknown;
+    if (typeof message !== "string") return undefined;
+    this.sandbox.retire(state.isolate);
+    return message;
   }
 
   async signals(
@@ -336,6 +399,7 @@ export class StrategyHandle {
       let result: DriverResult;
       let t1: number;
       let t2: number;
+      let replaced = false;
       for (;;) {
         const transfers = BAR_FIELDS.map((f) => (this.columns.has(f) ? copyIntoIsolate(bars[f]) : undefined));
         const paramsCopy = new ivm.ExternalCopy(resolved.values).copyInto({ release: true });
@@ -360,6 +424,17 @@ export class StrategyHandle {
             : await driver.apply(undefined, args, callOptions)
         ) as DriverResult;
         t2 = performance.now();
+        const shared = this.harnessChanged(this.state as IsolateState);
+        if (shared) return failure("policy", shared);
+        if (!result.ok && result.kind === "harness_tainted" && !replaced) {
+          // Changed by a candidate before this one (and caught only now): this call is not at
+          // fault; run it again in a fresh isolate.
+          replaced = true;
+          this.sandbox.retire((this.state as IsolateState).isolate);
+          const error = await this.setup();
+          if (error) return { ok: false, error };
+          continue;
+        }
         if (result.ok || result.kind !== "missing_column") break;
         if (!BAR_FIELDS.includes(result.column) || this.columns.has(result.column)) {
           throw new Error(`sandbox driver asked for bar column ${String(result.column)} twice`);
@@ -409,6 +484,7 @@ export class StrategyHandle {
     this.context = undefined;
     this.driver = undefined;
     this.factory = undefined;
+    this.state = undefined;
   }
 
   private driverError(result: Extract<DriverResult, { ok: false }>): SandboxError {
@@ -416,6 +492,7 @@ export class StrategyHandle {
       // Only a `signals` call has bars; seeing this anywhere else is a harness bug.
       return { kind: "runtime", message: `bar column ${result.column} was read outside signals` };
     }
+    if (result.kind === "harness_tainted") return { kind: "policy", message: result.message };
     const position = result.stack ? this.positionInStack(result.stack) : undefined;
     const hint = result.unknownKey === undefined ? undefined : closest(result.unknownKey, OUTPUT_KEYS);
     const base =

@@ -6,9 +6,19 @@
 /** What every indicator accepts as a series: a Float64Array (no copy) or any array-like of numbers. */
 export type Series = ArrayLike<number>;
 
+/**
+ * The internal type of a typed array from any realm (undefined for anything else). In the sandbox
+ * the library lives in a realm of its own and the strategy's bars come from another, where
+ * `instanceof Float64Array` is false and would copy every input.
+ */
+const typedArrayTag = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype) as object,
+  Symbol.toStringTag,
+)?.get as ((this: unknown) => string | undefined) | undefined;
+
 /** The series as a Float64Array; a Float64Array is returned as is (indicators never write to inputs). */
 export function toF64(x: Series): Float64Array {
-  return x instanceof Float64Array ? x : Float64Array.from(x);
+  return typedArrayTag?.call(x) === "Float64Array" ? (x as Float64Array) : Float64Array.from(x);
 }
 
 /** A fresh output of length n filled with NaN (warm-up and missing values). */
