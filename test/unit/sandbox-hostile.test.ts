@@ -167,6 +167,21 @@ describe("Sandbox: hostile and broken candidates", () => {
     expect(next.ok ? "ok" : next.error).toBe("ok");
   });
 
+  it("blames a candidate that changed the ta realm and then ran out of time", async () => {
+    await expectFailure(
+      strategyWith("Object.getPrototypeOf(ta.sma(bars.close, 3)).spun = 1;\n    for (;;) {}"),
+      {
+        kind: "policy",
+        message: /Float64Array\.prototype\.spun/,
+      },
+    );
+    const next = await sandbox.run(
+      strategyWith(`if ("spun" in ta.sma(bars.close, 3)) throw new Error("leaked");\n${FLAT}`),
+      bars,
+    );
+    expect(next.ok ? "ok" : next.error).toBe("ok");
+  });
+
   it("reports a memory bomb inside ta as memory", async () => {
     const body = "const hoard = [];\n    for (;;) hoard.push(ta.sma(bars.close, 2), new Float64Array(1e6));";
     await expectFailure(strategyWith(body), { kind: "memory", message: /memory limit of 32 MB/, in: roomy });

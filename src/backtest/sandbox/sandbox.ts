@@ -352,7 +352,8 @@ export class StrategyHandle {
       this.described = meta.meta;
       return undefined;
     } catch (error) {
-      return this.hostError(error);
+      const shared = this.state ? this.harnessChanged(this.state) : undefined;
+      return shared ? { kind: "policy", message: shared } : this.hostError(error);
     }
   }
 
@@ -363,9 +364,12 @@ export class StrategyHandle {
    */
   private harnessChanged(state: IsolateState): string | undefined {
     if (state.isolate.isDisposed) return undefined;
-    const message = state.harnessCheck.applySync(undefined, [], {
-      timeout: this.sandbox.timeoutMs,
-    }) as unknown;
+    let message: unknown;
+    try {
+      message = state.harnessCheck.applySync(undefined, [], { timeout: this.sandbox.timeoutMs });
+    } catch (error) {
+      message = `the shared ta realm could not be checked after the strategy ran (${error instanceof Error ? error.message : String(error)})`;
+    }
     if (typeof message !== "string") return undefined;
     this.sandbox.retire(state.isolate);
     return message;
@@ -459,7 +463,9 @@ export class StrategyHandle {
         },
       };
     } catch (error) {
-      return { ok: false, error: this.hostError(error) };
+      // A call cut short (time limit) still had its chance to change the shared realm.
+      const shared = this.state ? this.harnessChanged(this.state) : undefined;
+      return { ok: false, error: shared ? { kind: "policy", message: shared } : this.hostError(error) };
     }
   }
 
