@@ -335,9 +335,10 @@ function alphaloopPrelude(harness) {
   g.console = { log, info: log, warn: log, error: log, debug: log };
 
   // The candidate's own realm; ta belongs to the harness realm, frozen and checked there.
-  // The harness realm is checked here only before a call (a change an earlier candidate got past
-  // the host); after every call, however it ended, the host checks it and blames this candidate.
-  const checkBuiltins = alphaloopLockdown(g, [], "");
+  // The harness realm is checked with this one after the strategy ran. Before it runs, its check
+  // comes first and apart: a change found then predates the call (see sandbox.ts for the blame).
+  const ownCheck = alphaloopLockdown(g, [], "");
+  const checkBuiltins = () => ownCheck() ?? harnessCheck();
 
   // The driver's own tools, taken before any strategy code runs (Object and Array stay mutable).
   const objectKeys = Object.keys;
@@ -413,10 +414,11 @@ function alphaloopPrelude(harness) {
     state = seed | 0;
     missingColumn = undefined;
     // Checked before as well as after: a microtask queued by the last call runs after its check.
-    // A harness realm changed by an earlier candidate is the host's to replace, not this one's fault.
+    // A change to the harness realm found now predates this call: the host decides whose it is.
     const shared = harnessCheck();
     if (shared) return { ok: false, kind: "harness_tainted", message: shared, logs };
-    if (checkBuiltins()) return { ok: false, kind: "policy", message: checkBuiltins(), logs };
+    const own = ownCheck();
+    if (own) return { ok: false, kind: "policy", message: own, logs };
     try {
       const def = instantiate(factory);
       if (op === "describe") {

@@ -139,6 +139,8 @@ export class Sandbox {
   private readonly taEntry: string | undefined;
   private state: Promise<IsolateState> | undefined;
   private disposed = false;
+  /** @internal The handle whose call entered the isolate last (candidates run one at a time). */
+  lastCaller: StrategyHandle | undefined;
 
   constructor(options: SandboxOptions = {}) {
     this.memoryLimitMb = options.memoryLimitMb ?? DEFAULT_MEMORY_LIMIT_MB;
@@ -332,6 +334,7 @@ export class StrategyHandle {
       }
       const script = await this.sandbox.scriptFor(state, this.compiled);
       this.factory = (await script.run(this.context, { reference: true, timeout })) as ivm.Reference;
+      this.sandbox.lastCaller = this;
       const result = (await this.driver.apply(
         undefined,
         ["describe", this.factory.derefInto(), this.sandbox.seed],
@@ -340,8 +343,7 @@ export class StrategyHandle {
           result: { copy: true },
         },
       )) as DriverResult;
-      const shared = this.harnessChanged(state);
-      if (shared) return { kind: "policy", message: shared };
+      // No code of this candidate had run before the driver's check: a change is an earlier one's.
       if (!result.ok && result.kind === "harness_tainted" && !retried) {
         this.sandbox.retire(state.isolate);
         return this.setup(true);
@@ -358,9 +360,9 @@ export class StrategyHandle {
   }
 
   /**
-   * The harness realm's check, run by the host right after a candidate's call: a change made by
-   * the call, or by a microtask it queued, is that candidate's, and retires the isolate so no
-   * later candidate meets it.
+   * The harness realm's check, run by the host after a call that did not return (time limit):
+   * its driver never reached the end, and the next call to find the change may be another
+   * candidate's. A change retires the isolate so no later candidate meets it.
    */
   private harnessChanged(state: IsolateState): string | undefined {
     if (state.isolate.isDisposed) return undefined;
@@ -409,6 +411,8 @@ export class StrategyHandle {
         const paramsCopy = new ivm.ExternalCopy(resolved.values).copyInto({ release: true });
         t1 = performance.now();
         const driver = this.driver as ivm.Reference;
+        const previous = this.sandbox.lastCaller;
+        this.sandbox.lastCaller = this;
         const args = [
           "signals",
           (this.factory as ivm.Reference).derefInto(),
@@ -428,11 +432,15 @@ export class StrategyHandle {
             : await driver.apply(undefined, args, callOptions)
         ) as DriverResult;
         t2 = performance.now();
-        const shared = this.harnessChanged(this.state as IsolateState);
-        if (shared) return failure("policy", shared);
-        if (!result.ok && result.kind === "harness_tainted" && !replaced) {
-          // Changed by a candidate before this one (and caught only now): this call is not at
-          // fault; run it again in a fresh isolate.
+        if (!result.ok && result.kind === "harness_tainted") {
+          // The driver checks the shared realm before the strategy runs, so the change came
+          // before this call. If this handle made the last call it is this candidate's own (a
+          // microtask it left behind) and it gets the policy error; otherwise run the call again
+          // in a fresh isolate, unblamed.
+          if (previous === this || replaced) {
+            this.sandbox.retire((this.state as IsolateState).isolate);
+            break;
+          }
           replaced = true;
           this.sandbox.retire((this.state as IsolateState).isolate);
           const error = await this.setup();
