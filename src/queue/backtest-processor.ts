@@ -93,8 +93,8 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
         .search()
         .then((bars) => (timeframe === base ? bars : resampleBars(bars, base, timeframe).bars));
       state.byTimeframe.set(timeframe, b);
-      // RunWindows keeps its first load, failed or not: a failure drops the run's state entirely,
-      // so the job's retry loads again.
+      // A failure drops the run's state entirely (its byTimeframe keeps the failed promise), so
+      // the job's retry loads again.
       b.catch(() => {
         if (states.get(runId) === stateP) states.delete(runId);
       });
