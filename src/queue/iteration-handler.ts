@@ -74,18 +74,12 @@ export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
       },
     });
     const step = await loop.step(signal);
-    for (const it of committed) {
-      const { rows } = await deps.db.query<{ backtests: number }>(
-        "SELECT backtests FROM iterations WHERE run_id = $1 AND n = $2",
-        [job.runId, it.n],
-      );
-      deps.metrics?.observe(it, Number(rows[0]?.backtests ?? 0));
-    }
+    for (const it of committed) deps.metrics?.observe(it, it.backtests);
     if (step.done) return "done";
-    await deps.transport.enqueueIteration({
-      runId: job.runId,
-      iteration: (await runs.lastIteration(job.runId)) + 1,
-    });
+    // The iteration this step committed is the run's last (a run's iterations are sequential);
+    // only a step that committed none asks the store.
+    const now = committed.at(-1)?.n ?? (await runs.lastIteration(job.runId));
+    await deps.transport.enqueueIteration({ runId: job.runId, iteration: now + 1 });
     return "continue";
   };
 }
