@@ -151,13 +151,22 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Per worker: fold jobs and iterations it has run so far (from its /metrics). */
+async function counts(workers: readonly WorkerProc[]): Promise<{ folds: number; iterations: number }[]> {
+  return Promise.all(
+    workers.map(async (w) => {
+      const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
+      const iterations = [...text.matchAll(/^alphaloop_iterations_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (a, m) => a + Number(m[1]),
+        0,
+      );
+      return { folds: Number(/^alphaloop_fold_backtests_total (\d+)/m.exec(text)?.[1] ?? 0), iterations };
+    }),
+  );
+}
+
 async function foldCount(workers: readonly WorkerProc[]): Promise<number> {
-  let n = 0;
-  for (const w of workers) {
-    const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
-    n += Number(/^alphaloop_fold_backtests_total (\d+)/m.exec(text)?.[1] ?? 0);
-  }
-  return n;
+  return (await counts(workers)).reduce((a, c) => a + c.folds, 0);
 }
 
 /** Where the CPU of a phase's timed part went, in CPU seconds (Linux; zeros elsewhere). */
@@ -181,6 +190,8 @@ interface Phase {
   readonly cpu: number;
   readonly backtests: number;
   readonly folds: number;
+  /** What each worker did: a worker holding most of the runs' iterations leaves the other idle. */
+  readonly perWorker: readonly { folds: number; iterations: number }[];
 }
 
 /** 4 runs submitted at once to `workers` worker processes; timed from submit to the last run's end. */
@@ -202,7 +213,8 @@ async function phase(
     const warm = await createRun(runs, { brief: "warm-up", config: runConfig(99), driver: "heuristic" });
     await submitRun(runs, producer, warm.id);
     await waitFor(async () => (await runs.getRun(warm.id))?.status !== "running", 300_000, "the warm-up run");
-    const folds0 = await foldCount(workers);
+    const counts0 = await counts(workers);
+    const folds0 = counts0.reduce((a, c) => a + c.folds, 0);
 
     const ids: string[] = [];
     for (let k = 0; k < RUNS; k++) {
@@ -299,6 +311,10 @@ async function phase(
       cpu,
       backtests: rows[0]?.n ?? 0,
       folds: (await foldCount(workers)) - folds0,
+      perWorker: (await counts(workers)).map((c, k) => ({
+        folds: c.folds - (counts0[k]?.folds ?? 0),
+        iterations: c.iterations - (counts0[k]?.iterations ?? 0),
+      })),
     } satisfies Phase;
   } finally {
     await producer.close(1000);
@@ -383,7 +399,8 @@ export default async function queueBench(): Promise<void> {
       `1 worker:  ${one.backtests} backtests, ${one.folds} fold jobs in ${one.seconds.toFixed(1)} s: ${rate(one)}`,
     );
     console.log(
-      `2 workers: ${two.backtests} backtests, ${two.folds} fold jobs in ${two.seconds.toFixed(1)} s: ${rate(two)}`,
+      `2 workers: ${two.backtests} backtests, ${two.folds} fold jobs in ${two.seconds.toFixed(1)} s: ${rate(two)} ` +
+        `(iterations / fold jobs per worker: ${two.perWorker.map((c) => `${c.iterations} / ${c.folds}`).join(", ")})`,
     );
     console.log(
       `2 workers vs 1: ${ratio(one.seconds / one.backtests, two.seconds / two.backtests)} backtests/s (goal ≥ 1.80x)`,
