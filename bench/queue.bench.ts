@@ -10,6 +10,12 @@
  * `backtests` queue (one fold thread in this process) against the same evaluation in-process, with
  * a strategy that does nearly nothing, so the difference is the queue's cost.
  *
+ * Also reported: where the CPU of each timed phase went (per backtest: the workers' fold threads,
+ * main threads, other threads — V8's compiler and GC helpers — and esbuild children; Redis,
+ * Postgres and this process), from /proc. QUEUE_BENCH_DETAIL=1 adds each worker's threads, Redis'
+ * command stats and Postgres' transaction count; QUEUE_BENCH_NODE_FLAGS passes extra Node flags
+ * to the workers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ *
  * Needs Postgres (DATABASE_URL, default the test database) and the `redis-server` binary: the
  * bench starts its own Redis on a free port (no persistence) so it never touches a shared one.
  * Data: ~6 years of synthetic 1h bars (seeded), stored in a schema of its own, dropped after.
@@ -37,6 +43,15 @@ import { type Db, openDb } from "../src/store/db.ts";
 import { PgRunRepository } from "../src/store/run-repository.ts";
 import { NOOP_STRATEGY } from "../test/support/sandbox-fixtures.ts";
 import { freePort, waitFor } from "../test/support/wait.ts";
+import {
+  childrenDelta,
+  commDelta,
+  postgresBackendsOf,
+  processDelta,
+  snapshot,
+  threadDeltas,
+  totalDelta,
+} from "./proc-cpu.ts";
 import { medianMs, ratio } from "./timing.ts";
 
 const PG = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -80,6 +95,7 @@ function startWorker(env: NodeJS.ProcessEnv, core: number): Promise<WorkerProc> 
   const node = [
     process.execPath,
     "--no-node-snapshot",
+    ...(process.env["QUEUE_BENCH_NODE_FLAGS"]?.split(" ").filter(Boolean) ?? []),
     "--import",
     "tsx",
     join(root, "src/cli/main.ts"),
@@ -135,25 +151,58 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Per worker: fold jobs and iterations it has run so far (from its /metrics). */
+async function counts(workers: readonly WorkerProc[]): Promise<{ folds: number; iterations: number }[]> {
+  return Promise.all(
+    workers.map(async (w) => {
+      const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
+      const iterations = [...text.matchAll(/^alphaloop_iterations_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (a, m) => a + Number(m[1]),
+        0,
+      );
+      return { folds: Number(/^alphaloop_fold_backtests_total (\d+)/m.exec(text)?.[1] ?? 0), iterations };
+    }),
+  );
+}
+
 async function foldCount(workers: readonly WorkerProc[]): Promise<number> {
-  let n = 0;
-  for (const w of workers) {
-    const text = await (await fetch(`http://127.0.0.1:${w.healthPort}/metrics`)).text();
-    n += Number(/^alphaloop_fold_backtests_total (\d+)/m.exec(text)?.[1] ?? 0);
-  }
-  return n;
+  return (await counts(workers)).reduce((a, c) => a + c.folds, 0);
+}
+
+/** Where the CPU of a phase's timed part went, in CPU seconds (Linux; zeros elsewhere). */
+interface CpuSplit {
+  /** Per worker: its main thread, its busiest other thread (the fold thread), the rest, its children (esbuild). */
+  readonly workers: readonly { main: number; fold: number; other: number; children: number }[];
+  readonly redis: number;
+  /** The backends serving our processes' connections. */
+  readonly postgres: number;
+  /** Every Postgres process (the server may have other clients, and its own background work). */
+  readonly postgresAll: number;
+  readonly bench: number;
+  /** Every process on the machine, ours or not. */
+  readonly total: number;
 }
 
 interface Phase {
   readonly seconds: number;
+  readonly split: CpuSplit;
   /** CPU seconds the worker processes spent (all their threads) during the timed part. */
   readonly cpu: number;
   readonly backtests: number;
   readonly folds: number;
+  /** What each worker did: a worker holding most of the runs' iterations leaves the other idle. */
+  readonly perWorker: readonly { folds: number; iterations: number }[];
 }
 
 /** 4 runs submitted at once to `workers` worker processes; timed from submit to the last run's end. */
-async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.ProcessEnv, count: number) {
+async function phase(
+  db: Db,
+  redisUrl: string,
+  redisPid: number | undefined,
+  prefix: string,
+  env: NodeJS.ProcessEnv,
+  count: number,
+) {
   const runs = new PgRunRepository(db);
   const workers = await Promise.all(
     Array.from({ length: count }, (_, k) => startWorker({ ...env, ALPHALOOP_QUEUE_PREFIX: prefix }, k)),
@@ -164,7 +213,8 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
     const warm = await createRun(runs, { brief: "warm-up", config: runConfig(99), driver: "heuristic" });
     await submitRun(runs, producer, warm.id);
     await waitFor(async () => (await runs.getRun(warm.id))?.status !== "running", 300_000, "the warm-up run");
-    const folds0 = await foldCount(workers);
+    const counts0 = await counts(workers);
+    const folds0 = counts0.reduce((a, c) => a + c.folds, 0);
 
     const ids: string[] = [];
     for (let k = 0; k < RUNS; k++) {
@@ -172,28 +222,99 @@ async function phase(db: Db, redisUrl: string, prefix: string, env: NodeJS.Proce
         (await createRun(runs, { brief: `bench ${k}`, config: runConfig(k + 1), driver: "heuristic" })).id,
       );
     }
+    const debug = new Redis(redisUrl);
+    if (process.env["QUEUE_BENCH_DETAIL"]) await debug.config("RESETSTAT");
+    const pg0 = await db.query<{ x: string }>(
+      "SELECT xact_commit::text AS x FROM pg_stat_database WHERE datname = current_database()",
+    );
     const cpu0 = workers.reduce((a, w) => a + cpuSeconds(w.child.pid), 0);
+    const snap0 = snapshot();
     const t0 = performance.now();
     for (const id of ids) await submitRun(runs, producer, id);
+    // One small query a poll: the bench's own Postgres traffic shares the cores it measures.
     await waitFor(
       async () => {
-        for (const id of ids) if ((await runs.getRun(id))?.status === "running") return false;
-        return true;
+        const { rows } = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM runs WHERE id = ANY($1) AND status = 'running'",
+          [ids],
+        );
+        return rows[0]?.n === 0;
       },
       900_000,
       "the runs to finish",
     );
     const seconds = (performance.now() - t0) / 1000;
     const cpu = workers.reduce((a, w) => a + cpuSeconds(w.child.pid), 0) - cpu0;
+    const snap1 = snapshot();
+    if (process.env["QUEUE_BENCH_DETAIL"]) {
+      const pg1 = await db.query<{ x: string }>(
+        "SELECT xact_commit::text AS x FROM pg_stat_database WHERE datname = current_database()",
+      );
+      console.log(`postgres transactions: ${Number(pg1.rows[0]?.x) - Number(pg0.rows[0]?.x)}`);
+      const stats = (await debug.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat_"));
+      const parsed = stats.map((l) => {
+        const m = /cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(l);
+        return { cmd: m?.[1], calls: Number(m?.[2]), usec: Number(m?.[3]) };
+      });
+      parsed.sort((a, b) => b.usec - a.usec);
+      console.log(
+        parsed
+          .slice(0, 14)
+          .map((x) => `${x.cmd} ${x.calls} calls ${(x.usec / 1000).toFixed(0)} ms`)
+          .join("; "),
+      );
+    }
+    debug.disconnect();
+    const split: CpuSplit = {
+      workers: workers.map((w) => {
+        const pid = w.child.pid as number;
+        const threads = threadDeltas(snap0, snap1, pid);
+        if (process.env["QUEUE_BENCH_DETAIL"])
+          console.log(
+            `worker ${pid} threads:`,
+            [...threads]
+              .filter(([, v]) => v > 0.05)
+              .map(([t, v]) => `${t}:${v.toFixed(2)}`)
+              .join(" "),
+            "children:",
+            [...snap1.values()]
+              .filter((p) => p.ppid === pid)
+              .map((p) => `${p.pid} ${p.comm}`)
+              .join(", "),
+          );
+        const main = threads.get(pid) ?? 0;
+        threads.delete(pid);
+        const fold = Math.max(0, ...threads.values());
+        return {
+          main,
+          fold,
+          other: processDelta(snap0, snap1, pid) - main - fold,
+          children: childrenDelta(snap0, snap1, pid),
+        };
+      }),
+      redis: redisPid === undefined ? 0 : processDelta(snap0, snap1, redisPid),
+      postgres: postgresBackendsOf(snap1, [process.pid, ...workers.map((w) => w.child.pid as number)]).reduce(
+        (a, pid) => a + processDelta(snap0, snap1, pid),
+        0,
+      ),
+      postgresAll: commDelta(snap0, snap1, "postgres"),
+      bench: processDelta(snap0, snap1, process.pid),
+      total: totalDelta(snap0, snap1),
+    };
     const { rows } = await db.query<{ n: number }>(
       "SELECT coalesce(sum(backtests), 0)::int AS n FROM iterations WHERE run_id = ANY($1)",
       [ids],
     );
     return {
       seconds,
+      split,
       cpu,
       backtests: rows[0]?.n ?? 0,
       folds: (await foldCount(workers)) - folds0,
+      perWorker: (await counts(workers)).map((c, k) => ({
+        folds: c.folds - (counts0[k]?.folds ?? 0),
+        iterations: c.iterations - (counts0[k]?.iterations ?? 0),
+      })),
     } satisfies Phase;
   } finally {
     await producer.close(1000);
@@ -266,8 +387,8 @@ export default async function queueBench(): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(" ")}`,
     );
-    const one = await phase(db, redisUrl, "qb1", env, 1);
-    const two = await phase(db, redisUrl, "qb2", env, 2);
+    const one = await phase(db, redisUrl, redis.pid, "qb1", env, 1);
+    const two = await phase(db, redisUrl, redis.pid, "qb2", env, 2);
     const rate = (p: Phase) =>
       `${(p.backtests / p.seconds).toFixed(2)} backtests/s, ${(p.folds / p.seconds).toFixed(1)} folds/s`;
     console.log(
@@ -278,7 +399,8 @@ export default async function queueBench(): Promise<void> {
       `1 worker:  ${one.backtests} backtests, ${one.folds} fold jobs in ${one.seconds.toFixed(1)} s: ${rate(one)}`,
     );
     console.log(
-      `2 workers: ${two.backtests} backtests, ${two.folds} fold jobs in ${two.seconds.toFixed(1)} s: ${rate(two)}`,
+      `2 workers: ${two.backtests} backtests, ${two.folds} fold jobs in ${two.seconds.toFixed(1)} s: ${rate(two)} ` +
+        `(iterations / fold jobs per worker: ${two.perWorker.map((c) => `${c.iterations} / ${c.folds}`).join(", ")})`,
     );
     console.log(
       `2 workers vs 1: ${ratio(one.seconds / one.backtests, two.seconds / two.backtests)} backtests/s (goal ≥ 1.80x)`,
@@ -290,6 +412,36 @@ export default async function queueBench(): Promise<void> {
       `worker CPU per backtest (all threads): 1 worker ${cpuPer(one)} ms, 2 workers ${cpuPer(two)} ms; ` +
         `CPU busy: 1 worker ${(one.cpu / one.seconds).toFixed(2)} cores, 2 workers ${(two.cpu / two.seconds).toFixed(2)} cores`,
     );
+    // Per backtest, ms of CPU: what the workers spend on folds versus everything else, and what the
+    // services and this process cost around them.
+    const perBt = (p: Phase, s: number) => ((s / p.backtests) * 1000).toFixed(1);
+    for (const [name, p] of [
+      ["1 worker", one],
+      ["2 workers", two],
+    ] as const) {
+      const w = p.split.workers;
+      const sum = (f: (x: (typeof w)[number]) => number) => w.reduce((a, x) => a + f(x), 0);
+      const ours =
+        sum((x) => x.main + x.fold + x.other + x.children) + p.split.redis + p.split.postgres + p.split.bench;
+      console.log(
+        `CPU per backtest, ${name}: fold threads ${perBt(
+          p,
+          sum((x) => x.fold),
+        )} ms, worker main threads ${perBt(
+          p,
+          sum((x) => x.main),
+        )}, ` +
+          `other worker threads ${perBt(
+            p,
+            sum((x) => x.other),
+          )}, esbuild ${perBt(
+            p,
+            sum((x) => x.children),
+          )}, redis ${perBt(p, p.split.redis)}, ` +
+          `postgres ${perBt(p, p.split.postgres)} (all of the server ${perBt(p, p.split.postgresAll)}), bench ${perBt(p, p.split.bench)}; all of it ${perBt(p, ours)} ms ` +
+          `(${(ours / p.seconds).toFixed(2)} cores; machine ${(p.split.total / p.seconds).toFixed(2)} cores busy)`,
+      );
+    }
 
     // Overhead per job: the same near-free evaluation with its folds through the queue and in-process.
     const runs = new PgRunRepository(db);

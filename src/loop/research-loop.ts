@@ -71,6 +71,8 @@ export interface CompletedIteration {
   readonly holdout: HoldoutSummary | null;
   readonly tokens: TokenUsage;
   readonly timings: StageTimings;
+  /** Candidates backtested (as stored on the iteration row). */
+  readonly backtests: number;
 }
 
 export interface HoldoutSummary {
@@ -608,6 +610,7 @@ export class ResearchLoop {
     }
 
     signal.throwIfAborted();
+    const backtests = proposal.backtests ?? trialIds.length;
     const committed = await runs.commitIteration(
       {
         runId: this.runId,
@@ -629,7 +632,7 @@ export class ResearchLoop {
         tokens,
         timings,
         trialIds: [...new Set([...(proposal.trialIds ?? []), ...trialIds])],
-        backtests: proposal.backtests ?? trialIds.length,
+        backtests,
         error:
           detail?.ev.error ??
           (proposal.modelError ? { kind: "model_error", message: proposal.modelError.message } : null),
@@ -660,6 +663,7 @@ export class ResearchLoop {
       holdout,
       tokens,
       timings,
+      backtests,
     };
     if (committed) this.deps.onIteration?.(done);
     return done;

@@ -12,6 +12,7 @@ import { PgRunRepository } from "../store/run-repository.ts";
 import { PgTrialLedger } from "../store/trial-ledger.ts";
 import type { Driver } from "./driver.ts";
 import type { FoldExecutors } from "./fold-executor.ts";
+import type { TrialLedger } from "./ledger.ts";
 import { type LoopDeps, ResearchLoop } from "./research-loop.ts";
 import type { RunRecord, RunRepository } from "./run-repository.ts";
 import { type BarRequest, type BarSource, RunWindows } from "./windows.ts";
@@ -70,6 +71,13 @@ export interface LoopFactoryOptions {
   readonly driver: Driver;
   readonly sandbox?: Sandbox;
   readonly bars?: BarSource;
+  /**
+   * A ledger that outlives this loop (a queue worker builds a loop per iteration job): its
+   * caches of what it read carry over. Default: a fresh one.
+   */
+  readonly ledger?: TrialLedger;
+  /** The run's windows from an earlier loop over the same run, with its search bars loaded. */
+  readonly windows?: RunWindows;
   readonly folds?: FoldExecutors;
   readonly onIteration?: LoopDeps["onIteration"];
 }
@@ -79,8 +87,8 @@ export function buildLoop(run: RunRecord, o: LoopFactoryOptions): ResearchLoop {
   return new ResearchLoop(
     {
       runs: new PgRunRepository(o.db),
-      ledger: new PgTrialLedger(o.db),
-      windows: new RunWindows(o.bars ?? new StoreBarSource(o.db), frozen.config),
+      ledger: o.ledger ?? new PgTrialLedger(o.db),
+      windows: o.windows ?? new RunWindows(o.bars ?? new StoreBarSource(o.db), frozen.config),
       sandbox: o.sandbox ?? defaultSandbox(),
       driver: o.driver,
       ...(o.folds ? { folds: o.folds } : {}),

@@ -29,16 +29,24 @@ export class RunWindows {
     private readonly config: RunConfig,
   ) {}
 
-  /** Bars of the search window at the dataset's base timeframe (loaded once per run). */
+  /**
+   * Bars of the search window at the dataset's base timeframe (loaded once per run; a load that
+   * failed, e.g. with the database down, is tried again on the next call).
+   */
   search(): Promise<Bars> {
+    if (this.searchBars) return this.searchBars;
     const w = windowMs(this.config.windows.search);
-    this.searchBars ??= this.source.load({
+    const loading = this.source.load({
       symbol: this.config.dataset.symbol,
       timeframe: this.config.dataset.timeframe,
       from: w.start,
       to: w.end,
     });
-    return this.searchBars;
+    this.searchBars = loading;
+    loading.catch(() => {
+      if (this.searchBars === loading) this.searchBars = undefined;
+    });
+    return loading;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * The `backtests` queue's jobs as data. A candidate's evaluation fans out as one BullMQ flow: a
- * `join` parent whose children are one `fold` job per walk-forward fold. Ids follow
+ * `join` parent over a chain of one `fold` job per walk-forward fold, each fold the parent of the
+ * one before. Ids follow
  * `run:iteration:step` (`r-1a2b:3:fold2-<key>`, `r-1a2b:3:join-<key>`, the key naming the
  * candidate), so adding the same flow twice adds nothing, and a redone iteration finds the folds
  * of a candidate it already sent. A fold job carries only what is needed to redo the fold from
@@ -32,6 +33,11 @@ export interface FoldJobData {
   readonly configYaml: string;
   readonly timeframe: string;
   readonly fold: Fold;
+  /**
+   * The index of the fold whose job is this job's child in the candidate's chain (see
+   * bull-fold-executor.ts), whose receipts this job passes on; unset for the chain's first fold.
+   */
+  readonly follows?: number;
 }
 
 export interface JoinJobData {
@@ -53,7 +59,10 @@ export type FoldJobResult =
   | { readonly index: number; readonly ok: true; readonly part: EncodedPart }
   | { readonly index: number; readonly ok: false; readonly error: EvaluationError };
 
-/** What a fold job returns (the result itself is under `foldResultKey`). */
+/**
+ * What a fold job returns for itself (the result itself is under `foldResultKey`); a job in a
+ * chain returns its child's receipts followed by its own.
+ */
 export interface FoldJobReceipt {
   readonly index: number;
   readonly ok: boolean;

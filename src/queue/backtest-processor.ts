@@ -93,8 +93,8 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
         .search()
         .then((bars) => (timeframe === base ? bars : resampleBars(bars, base, timeframe).bars));
       state.byTimeframe.set(timeframe, b);
-      // RunWindows keeps its first load, failed or not: a failure drops the run's state entirely,
-      // so the job's retry loads again.
+      // A failure drops the run's state entirely (its byTimeframe keeps the failed promise), so
+      // the job's retry loads again.
       b.catch(() => {
         if (states.get(runId) === stateP) states.delete(runId);
       });
@@ -141,10 +141,16 @@ export function foldJobRunner(deps: FoldJobDeps): FoldJobRunner {
   };
 }
 
-/** The children's receipts (keyed by job key, as `getChildrenValues` gives them): all folds there. */
-export function joinReceipts(values: Record<string, FoldJobReceipt>, folds: number): FoldJobReceipt[] {
+/**
+ * The fold receipts the join's child passed on (keyed by job key, as `getChildrenValues` gives
+ * them; the chain's last fold carries every fold's): all folds there, in fold order.
+ */
+export function joinReceipts(
+  values: Record<string, readonly FoldJobReceipt[]>,
+  folds: number,
+): FoldJobReceipt[] {
   const out: FoldJobReceipt[] = [];
-  for (const v of Object.values(values)) out[v.index] = v;
+  for (const v of Object.values(values).flat()) out[v.index] = v;
   for (let i = 0; i < folds; i++) {
     if (!out[i]) throw new Error(`join: fold ${i} of ${folds} has no result`);
   }

@@ -73,15 +73,19 @@ function runnerOf(): Promise<FoldJobRunner> {
 
 export default async function processBacktestJob(
   job: SandboxedJob<FoldJobData | JoinJobData>,
-): Promise<FoldJobReceipt | FoldJobReceipt[]> {
+): Promise<FoldJobReceipt[]> {
   if (job.name === FOLD_JOB) {
-    const result = await (await runnerOf())(job.data as FoldJobData);
+    const data = job.data as FoldJobData;
+    const result = await (await runnerOf())(data);
     const key = foldResultKey((workerData as ThreadData).prefix, job.id as string);
     await redisOf().set(key, JSON.stringify(result), "EX", RESULT_TTL_S);
-    return { index: result.index, ok: result.ok };
+    const own = { index: result.index, ok: result.ok };
+    if (data.follows === undefined) return [own];
+    const before = (await job.getChildrenValues()) as Record<string, FoldJobReceipt[]>;
+    return [...Object.values(before).flat(), own];
   }
   if (job.name === JOIN_JOB) {
-    const values = (await job.getChildrenValues()) as Record<string, FoldJobReceipt>;
+    const values = (await job.getChildrenValues()) as Record<string, FoldJobReceipt[]>;
     return joinReceipts(values, (job.data as JoinJobData).folds);
   }
   throw new UnrecoverableError(`unknown backtests job ${job.name}`);

@@ -1,6 +1,7 @@
 /**
  * Folds on the `backtests` queue: each candidate evaluation adds one BullMQ flow — a `join`
- * parent over one `fold` child per walk-forward fold — and waits for the parent. Any worker
+ * parent over a chain of one `fold` job per walk-forward fold (see flowOf) — and waits for the
+ * parent. Any worker
  * process running `alphaloop worker` takes the fold jobs, in sandboxed worker threads.
  *
  * Waiting survives Redis going away: the parent's completion is heard through QueueEvents, and
@@ -100,11 +101,14 @@ export class BullFoldExecutors implements FoldExecutors {
     const flow = this.flowOf(runId, iteration, key, r);
     const timeoutMs = this.o.timeoutMs ?? 600_000;
     const deadline = Date.now() + timeoutMs;
-    // The parent's failure only names the child; the child's own reason is heard here.
+    // A parent's failure only names the child that failed it, and in the chain that may be
+    // another fold: the failing fold's own reason is the one that is not such a pointer.
     const childIds = new Set(r.folds.map((f) => foldJobId(runId, iteration, key, f.index)));
     let childFailure: string | undefined;
     const onChildFailed = (args: { jobId: string; failedReason: string }) => {
-      if (childIds.has(args.jobId)) childFailure ??= args.failedReason;
+      if (childIds.has(args.jobId) && !/^child .* failed$/.test(args.failedReason)) {
+        childFailure ??= args.failedReason;
+      }
     };
     const keys = [...childIds].map((id) => foldResultKey(this.prefix, id));
     this.events.on("failed", onChildFailed);
@@ -157,6 +161,16 @@ export class BullFoldExecutors implements FoldExecutors {
     }
   }
 
+  /**
+   * The candidate's folds as a chain under its join: fold 0 is the leaf, each later fold the
+   * parent of the one before, the join the parent of the last. A chain rather than siblings so one
+   * fold thread runs all of a candidate's folds: BullMQ moves a parent whose child just finished
+   * to the front of the wait list and hands it to the worker that finished the child, in the same
+   * step. Sibling folds went to whichever threads were free, and every thread that ran one had to
+   * set up the candidate in a fresh sandbox context and warm its code up again (two contexts for
+   * four folds cost ~1.6x the CPU of one). A candidate's folds then run one after another, which
+   * costs little latency even on idle workers: a split candidate paid that warm-up on each thread.
+   */
   private flowOf(runId: string, iteration: number, key: string, r: FoldRequest): FlowJob {
     const retry = {
       attempts: Math.max(1, this.o.attempts ?? 3),
@@ -164,10 +178,9 @@ export class BullFoldExecutors implements FoldExecutors {
       removeOnComplete: true,
       removeOnFail: true,
     };
-    const children: FlowJob[] = r.folds.map((fold) => ({
-      name: FOLD_JOB,
-      queueName: BACKTESTS_QUEUE,
-      data: {
+    let chain: FlowJob | undefined;
+    for (const fold of r.folds) {
+      const data: FoldJobData = {
         runId,
         iteration,
         configHash: r.run.hash,
@@ -175,15 +188,22 @@ export class BullFoldExecutors implements FoldExecutors {
         configYaml: r.candidate.configYaml,
         timeframe: r.timeframe,
         fold,
-      } satisfies FoldJobData,
-      opts: { ...retry, jobId: foldJobId(runId, iteration, key, fold.index), failParentOnFailure: true },
-    }));
+        ...(chain ? { follows: (chain.data as FoldJobData).fold.index } : {}),
+      };
+      chain = {
+        name: FOLD_JOB,
+        queueName: BACKTESTS_QUEUE,
+        data,
+        opts: { ...retry, jobId: foldJobId(runId, iteration, key, fold.index), failParentOnFailure: true },
+        ...(chain ? { children: [chain] } : {}),
+      };
+    }
     return {
       name: JOIN_JOB,
       queueName: BACKTESTS_QUEUE,
       data: { runId, iteration, folds: r.folds.length } satisfies JoinJobData,
       opts: { ...retry, jobId: joinJobId(runId, iteration, key) },
-      children,
+      ...(chain ? { children: [chain] } : {}),
     };
   }
 

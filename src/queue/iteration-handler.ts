@@ -11,10 +11,11 @@ import type { Driver } from "../loop/driver.ts";
 import type { FoldExecutors } from "../loop/fold-executor.ts";
 import type { CompletedIteration } from "../loop/research-loop.ts";
 import type { RunRecord } from "../loop/run-repository.ts";
-import { buildLoop } from "../loop/runner.ts";
-import type { BarSource } from "../loop/windows.ts";
+import { buildLoop, frozenOf, StoreBarSource } from "../loop/runner.ts";
+import { type BarSource, RunWindows } from "../loop/windows.ts";
 import type { Db } from "../store/db.ts";
 import { PgRunRepository } from "../store/run-repository.ts";
+import { PgTrialLedger } from "../store/trial-ledger.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { FailedHandler, IterationJob, JobHandler, ResearchTransport, StepOutcome } from "./transport.ts";
 
@@ -30,8 +31,26 @@ export interface IterationHandlerDeps {
   readonly onIteration?: (runId: string, it: CompletedIteration) => void;
 }
 
+/** Runs whose search bars a worker keeps between their iterations. */
+const CACHED_RUN_WINDOWS = 16;
+
 export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
   const runs = new PgRunRepository(deps.db);
+  // One ledger for every iteration this worker runs, so what it has read of a run's trials and of
+  // a window's correlation sample is not read again (in full, returns and all) each iteration.
+  const ledger = new PgTrialLedger(deps.db);
+  // A run's windows (its search bars, loaded once) across its iterations on this worker.
+  const windows = new Map<string, RunWindows>();
+  const windowsOf = (run: RunRecord): RunWindows => {
+    const key = `${run.id}:${run.configHash}`;
+    let w = windows.get(key);
+    if (!w) {
+      w = new RunWindows(deps.bars ?? new StoreBarSource(deps.db), frozenOf(run).config);
+      while (windows.size >= CACHED_RUN_WINDOWS) windows.delete(windows.keys().next().value as string);
+    } else windows.delete(key);
+    windows.set(key, w);
+    return w;
+  };
   return async (job: IterationJob, signal: AbortSignal): Promise<StepOutcome> => {
     const run = await runs.getRun(job.runId);
     if (run?.status !== "running") return "done";
@@ -45,8 +64,9 @@ export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
     const loop = buildLoop(run, {
       db: deps.db,
       driver: await deps.driverFor(run),
+      ledger,
+      windows: windowsOf(run),
       ...(deps.sandbox ? { sandbox: deps.sandbox } : {}),
-      ...(deps.bars ? { bars: deps.bars } : {}),
       ...(deps.folds ? { folds: deps.folds } : {}),
       onIteration: (it) => {
         committed.push(it);
@@ -54,18 +74,12 @@ export function iterationHandler(deps: IterationHandlerDeps): JobHandler {
       },
     });
     const step = await loop.step(signal);
-    for (const it of committed) {
-      const { rows } = await deps.db.query<{ backtests: number }>(
-        "SELECT backtests FROM iterations WHERE run_id = $1 AND n = $2",
-        [job.runId, it.n],
-      );
-      deps.metrics?.observe(it, Number(rows[0]?.backtests ?? 0));
-    }
+    for (const it of committed) deps.metrics?.observe(it, it.backtests);
     if (step.done) return "done";
-    await deps.transport.enqueueIteration({
-      runId: job.runId,
-      iteration: (await runs.lastIteration(job.runId)) + 1,
-    });
+    // The iteration this step committed is the run's last (a run's iterations are sequential);
+    // only a step that committed none asks the store.
+    const now = committed.at(-1)?.n ?? (await runs.lastIteration(job.runId));
+    await deps.transport.enqueueIteration({ runId: job.runId, iteration: now + 1 });
     return "continue";
   };
 }

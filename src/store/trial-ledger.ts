@@ -32,6 +32,8 @@ const TRIAL_COLUMNS = "id, run_id, iteration, code_hash, config_hash, sharpe, fi
 
 /** Runs whose trials are kept in memory; a worker serving more runs re-reads the oldest in full. */
 const CACHED_RUNS = 16;
+/** Window trials kept by id for the correlation sample (~15 KB each on five years of days). */
+const CACHED_WINDOW_TRIALS = 512;
 
 /** The trial ledger in Postgres (or PGlite). Every statement is parameterised. */
 export class PgTrialLedger implements TrialLedger {
@@ -42,6 +44,12 @@ export class PgTrialLedger implements TrialLedger {
    * sequential), so each read only fetches ids above the highest one already held.
    */
   private readonly runCache = new Map<string, { trials: LedgerTrial[]; maxId: number }>();
+  /**
+   * Trials of the correlation sample, by id. The sample is the window's latest trials, so from one
+   * iteration to the next it moves by a trial or two; a trial row never changes once written, so
+   * each is read in full once and later samples only look up which ids they are.
+   */
+  private readonly windowCache = new Map<number, LedgerTrial>();
 
   constructor(private readonly db: Queryable) {}
 
@@ -93,13 +101,33 @@ export class PgTrialLedger implements TrialLedger {
   }
 
   async recentOnWindow(dataset: string, windowHash: string, limit: number): Promise<LedgerTrial[]> {
-    const { rows } = await this.db.query<TrialRow>(
-      `SELECT ${TRIAL_COLUMNS} FROM trials
+    const { rows: ids } = await this.db.query<{ id: number | string }>(
+      `SELECT id FROM trials
         WHERE dataset = $1 AND window_hash = $2 AND independent AND daily_returns IS NOT NULL
         ORDER BY id DESC LIMIT $3`,
       [dataset, windowHash, limit],
     );
-    return rows.map(toTrial);
+    const wanted = ids.map((r) => Number(r.id));
+    const missing = wanted.filter((id) => !this.windowCache.has(id));
+    if (missing.length > 0) {
+      const { rows } = await this.db.query<TrialRow>(
+        `SELECT ${TRIAL_COLUMNS} FROM trials WHERE id = ANY($1::bigint[])`,
+        [missing],
+      );
+      for (const r of rows) this.windowCache.set(Number(r.id), toTrial(r));
+    }
+    const out = wanted.flatMap((id) => {
+      const t = this.windowCache.get(id);
+      if (!t) return [];
+      // Most recently used last, so the first keys are the ones to drop.
+      this.windowCache.delete(id);
+      this.windowCache.set(id, t);
+      return [t];
+    });
+    while (this.windowCache.size > CACHED_WINDOW_TRIALS) {
+      this.windowCache.delete(this.windowCache.keys().next().value as number);
+    }
+    return out;
   }
 
   async runTrials(runId: string): Promise<LedgerTrial[]> {
@@ -108,8 +136,11 @@ export class PgTrialLedger implements TrialLedger {
       `SELECT ${TRIAL_COLUMNS} FROM trials WHERE run_id = $1 AND id > $2 ORDER BY id`,
       [runId, held.maxId],
     );
-    if (rows.length > 0) {
-      const fresh = rows.map(toTrial);
+    // Two iterations of a run reading at once (a redone one beside the original) fetch the same
+    // rows: what is held already is not added twice.
+    const held0 = new Set(held.trials.map((t) => t.id));
+    const fresh = rows.map(toTrial).filter((t) => !held0.has(t.id));
+    if (fresh.length > 0) {
       held.trials = [...held.trials, ...fresh].sort(
         (a, b) => (a.iteration ?? 0) - (b.iteration ?? 0) || a.id - b.id,
       );

@@ -214,6 +214,59 @@ describe("backtests queue", () => {
     }
   });
 
+  it("with two fold takers, each candidate's folds all run on one of them", async () => {
+    // A fold thread that has a candidate's context warm runs its next fold far cheaper than a
+    // thread setting the candidate up afresh: the folds of one candidate stay together.
+    const own = [new WorkerMetrics(), new WorkerMetrics()];
+    const takers = await Promise.all(
+      own.map((m) =>
+        startBacktestWorker({
+          redisUrl: REDIS_URL,
+          prefix: `${prefix}-two`,
+          concurrency: 1,
+          database: { databaseUrl: TEST_PG_URL, schema },
+          metrics: m,
+        }),
+      ),
+    );
+    const two = await new BullFoldExecutors({ redisUrl: REDIS_URL, prefix: `${prefix}-two` }).ready();
+    try {
+      const candidates = [10, 13, 16, 19, 22, 25, 28, 31].map((fast) => ({
+        ...EMA,
+        configYaml: EMA.configYaml.replace("fast: 12", `fast: ${fast}`),
+      }));
+      const evs = await Promise.all(
+        candidates.map((c) =>
+          evaluateCandidate(c, {
+            run: frozen,
+            searchBars,
+            sandbox,
+            lookaheadCuts: 0,
+            folds: two.forIteration(run.id, 7),
+          }),
+        ),
+      );
+      for (const ev of evs) expect(ev.status).toBe("evaluated");
+      const counted = () =>
+        Promise.all(own.map((m) => m.foldJobs.get().then((x) => x.values[0]?.value ?? 0)));
+      await waitFor(
+        async () => (await counted()).reduce((a, b) => a + b, 0) >= 32,
+        10_000,
+        "32 folds counted",
+      );
+      const counts = await counted();
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(32);
+      for (const n of counts) expect(n % 4).toBe(0);
+    } finally {
+      await two.close();
+      await Promise.all(takers.map((t) => t.close(5000)));
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}-two:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
+  });
+
   it("a candidate failing in a fold is a crash with the sandbox's error, as in-process", async () => {
     const local = await evaluateCandidate(PICKY, { run: frozen, searchBars, sandbox, lookaheadCuts: 0 });
     const queued = await evaluateCandidate(PICKY, {

@@ -8,12 +8,13 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../src/backtest/sandbox/index.ts";
 import { register as registerWorker } from "../../src/cli/worker-command.ts";
-import type { RunConfig } from "../../src/domain/run-config.ts";
+import { type RunConfig, windowMs } from "../../src/domain/run-config.ts";
 import type { Driver } from "../../src/loop/driver.ts";
 import { createDriver } from "../../src/loop/drivers/index.ts";
 import { loadLibrary } from "../../src/loop/library.ts";
 import type { RunRecord } from "../../src/loop/run-repository.ts";
-import { createRun } from "../../src/loop/runner.ts";
+import { createRun, frozenOf, StoreBarSource } from "../../src/loop/runner.ts";
+import type { BarRequest, BarSource } from "../../src/loop/windows.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
 import { BullFoldExecutors } from "../../src/queue/bull-fold-executor.ts";
 import { BullTransport } from "../../src/queue/bull-transport.ts";
@@ -159,13 +160,14 @@ describe("research queue", () => {
   }, 60_000);
 
   describe.each(transports)("on the $name transport", ({ make, peer, folds }) => {
-    async function worker(driverFor: (run: RunRecord) => Promise<Driver>, concurrency = 1) {
+    async function worker(driverFor: (run: RunRecord) => Promise<Driver>, concurrency = 1, bars?: BarSource) {
       const transport = make(concurrency);
       const w = await startWorker({
         db,
         transport,
         driverFor,
         sandbox,
+        ...(bars ? { bars } : {}),
         ...(folds
           ? {
               folds: await new BullFoldExecutors({ redisUrl: REDIS_URL, prefix, backoffMs: 50 }).ready(),
@@ -219,6 +221,28 @@ describe("research queue", () => {
         expect(text).toMatch(new RegExp(`^alphaloop_fold_backtests_total ${folds ? 21 : 0}$`, "m"));
         expect(text).toMatch(/^alphaloop_queue_depth 0$/m);
         expect(text).toMatch(/^alphaloop_model_latency_seconds_count 7$/m);
+      } finally {
+        await w.close(5000);
+      }
+    }, 60_000);
+
+    it("loads a run's search window once for all of its iterations on a worker", async () => {
+      const run = await createRun(runs, { brief: "bars once", config: runConfig(3), driver: "heuristic" });
+      const requests: BarRequest[] = [];
+      const store = new StoreBarSource(db);
+      const source: BarSource = {
+        load: (r) => {
+          requests.push(r);
+          return store.load(r);
+        },
+      };
+      const { transport, w } = await worker(async () => heuristic, 1, source);
+      try {
+        expect(await submitRun(runs, transport, run.id)).toBe(true);
+        const end = await until(finished(run.id));
+        expect([end.status, end.iterationsDone]).toEqual(["completed", 3]);
+        const search = windowMs(frozenOf(run).config.windows.search);
+        expect(requests.filter((r) => r.from === search.start && r.to === search.end)).toHaveLength(1);
       } finally {
         await w.close(5000);
       }

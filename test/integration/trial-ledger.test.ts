@@ -209,6 +209,61 @@ describe.each(backends)("trial ledger on $name", ({ name, open }) => {
     expect(await worker1.runTrials("inc-run")).toHaveLength(4);
   });
 
+  it("a long-lived ledger's correlation sample is what a fresh read gives, as the window moves on", async () => {
+    const worker1 = new PgTrialLedger(db);
+    const worker2 = new PgTrialLedger(db);
+    const add = (l: PgTrialLedger, k: number, independent = true) =>
+      l.record({
+        dataset: "WIN:1h",
+        windowHash: "w",
+        runId: `win-run-${k % 2}`,
+        iteration: k,
+        driver: "ga",
+        codeHash: `c${k}`,
+        configHash: "k",
+        status: "discarded",
+        independent,
+        sharpe: 0.1 * k,
+        daily: { firstDay: Date.UTC(2020, 0, 1), returns: Float64Array.from([k, -k, 2 * k]) },
+        idempotencyKey: `win:${k}`,
+      });
+    const fresh = () => new PgTrialLedger(db).recentOnWindow("WIN:1h", "w", 3);
+    for (const k of [1, 2, 3]) await add(worker1, k);
+    expect(await worker1.recentOnWindow("WIN:1h", "w", 3)).toEqual(await fresh());
+    // Trials written elsewhere (another worker, another run) move the sample on; a dependent one
+    // is never in it.
+    await add(worker2, 4);
+    await add(worker2, 5, false);
+    await add(worker1, 6);
+    const sample = await worker1.recentOnWindow("WIN:1h", "w", 3);
+    expect(sample.map((t) => t.codeHash)).toEqual(["c6", "c4", "c3"]);
+    expect(sample).toEqual(await fresh());
+    expect(Array.from(sample[1]?.daily?.returns ?? [])).toEqual([4, -4, 8]);
+  });
+
+  it("two reads of a run's trials at once hold each trial once", async () => {
+    const ledger = new PgTrialLedger(db);
+    expect(await ledger.runTrials("twice-run")).toEqual([]);
+    for (const k of ["a", "b"]) {
+      await ledger.record({
+        dataset: "TWICE:1h",
+        windowHash: "w",
+        runId: "twice-run",
+        iteration: 1,
+        driver: "ga",
+        codeHash: `c${k}`,
+        configHash: "k",
+        status: "crashed",
+        independent: false,
+        idempotencyKey: `twice:${k}`,
+      });
+    }
+    const [a, b] = await Promise.all([ledger.runTrials("twice-run"), ledger.runTrials("twice-run")]);
+    expect(a).toHaveLength(2);
+    expect(b).toHaveLength(2);
+    expect(await ledger.runTrials("twice-run")).toHaveLength(2);
+  });
+
   it("stores daily returns compactly and reads them back", async () => {
     const ledger = new PgTrialLedger(db);
     const ev = evaluation(77, 0.001, 30);
