@@ -42,6 +42,17 @@ async function expectFailure(source: string, expected: Expected): Promise<void> 
   expect(next.ok ? "ok" : next.error).toBe("ok");
 }
 
+/** One candidate, loaded once and called twice on the same bars (state must not carry over). */
+async function twoCalls(source: string, input = bars): Promise<[SignalsResult, SignalsResult]> {
+  const loaded = await sandbox.load(source);
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  try {
+    return [await loaded.handle.signals(input), await loaded.handle.signals(input)];
+  } finally {
+    loaded.handle.dispose();
+  }
+}
+
 describe("Sandbox: hostile and broken candidates", () => {
   it("stops an infinite loop in signals at the time limit", async () => {
     await expectFailure(strategyWith("while (true) {}"), {
@@ -159,11 +170,7 @@ describe("Sandbox: hostile and broken candidates", () => {
     const source =
       strategyWith(`Promise.resolve().then(() => { Object.getPrototypeOf(ta.sma(bars.close, 3)).late = 1; });
     ${FLAT}`);
-    const loaded = await sandbox.load(source);
-    if (!loaded.ok) throw new Error(loaded.error.message);
-    const first = await loaded.handle.signals(bars);
-    const second = await loaded.handle.signals(bars);
-    loaded.handle.dispose();
+    const [first, second] = await twoCalls(source);
     expect(first.ok ? "ok" : first.error).toBe("ok");
     expect(second.ok ? "ok" : second.error.message).toMatch(/Float64Array\.prototype\.late/);
     // A candidate that never calls again leaves the change to the next one, which is run in a
@@ -249,11 +256,7 @@ describe("Sandbox: hostile and broken candidates", () => {
   it("refuses every later call of a context whose built-ins were changed", async () => {
     // A strategy that stashes the first window's bars on a prototype to peek at them later.
     const source = strategyWith(`if (!Array.prototype.stash) Array.prototype.stash = [bars.close];\n${FLAT}`);
-    const loaded = await sandbox.load(source);
-    if (!loaded.ok) throw new Error(loaded.error.message);
-    const first = await loaded.handle.signals(bars);
-    const second = await loaded.handle.signals(bars);
-    loaded.handle.dispose();
+    const [first, second] = await twoCalls(source);
     expect(first.ok ? "ok" : first.error.kind).toBe("policy");
     expect(second.ok ? "ok" : second.error.message).toMatch(/Array\.prototype\.stash/);
   });
@@ -264,11 +267,7 @@ describe("Sandbox: hostile and broken candidates", () => {
     else Promise.resolve().then(() => { Array.prototype.stash = bars.close; });
     console.log(stashed ? "peeked" : "stashed");
     ${FLAT}`);
-    const loaded = await sandbox.load(source);
-    if (!loaded.ok) throw new Error(loaded.error.message);
-    const first = await loaded.handle.signals(bars);
-    const second = await loaded.handle.signals(bars);
-    loaded.handle.dispose();
+    const [first, second] = await twoCalls(source);
     expect(first.ok && first.logs).toEqual(["stashed"]);
     expect(second.ok ? second.logs : second.error.kind).toBe("policy");
   });
@@ -285,11 +284,7 @@ describe("Sandbox: hostile and broken candidates", () => {
     if (stashed) delete Array.prototype.stash;
     else Promise.resolve().then(() => { Array.prototype.stash = bars.close; });
     ${FLAT}`);
-    const loaded = await sandbox.load(source);
-    if (!loaded.ok) throw new Error(loaded.error.message);
-    const first = await loaded.handle.signals(long);
-    const second = await loaded.handle.signals(long);
-    loaded.handle.dispose();
+    const [first, second] = await twoCalls(source, long);
     expect(first.ok ? "ok" : first.error.kind).toBe("ok");
     expect(second.ok ? "ok" : second.error.kind).toBe("policy");
   });
