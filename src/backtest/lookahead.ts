@@ -183,6 +183,32 @@ function activeCuts(s: Signals, from: number, to: number): Int32Array {
     for (let i = Math.max(1, lo); i < to; i++) if (!same(t[i], t[i - 1], 0)) out[k++] = i + 1;
     return out.subarray(0, k);
   }
+  const a = s.enterLong;
+  const b = s.exitLong;
+  const c = s.enterShort;
+  const d = s.exitShort;
+  // Long-only strategies (most of them) have no short series: a loop over two arrays only.
+  k = c === undefined && d === undefined ? activeBars2(a, b, lo, to, out) : activeBars4(s, lo, to, out);
+  return out.subarray(0, k);
+}
+
+// Branch-free: write every bar and advance only past active ones (whether a bar is active is often
+// a coin flip, e.g. an exit on every close above a band).
+function activeBars2(a: Uint8Array, b: Uint8Array, lo: number, to: number, out: Int32Array): number {
+  let k = 0;
+  for (let i = lo; i < to; i++) {
+    out[k] = i + 1;
+    k += +(((a[i] as number) | (b[i] as number)) !== 0);
+  }
+  return k;
+}
+
+function activeBars4(
+  s: Extract<Signals, { kind: "events" }>,
+  lo: number,
+  to: number,
+  out: Int32Array,
+): number {
   const zero = new Uint8Array(0);
   const a = s.enterLong;
   const b = s.exitLong;
@@ -190,15 +216,14 @@ function activeCuts(s: Signals, from: number, to: number): Int32Array {
   const d = s.exitShort ?? zero;
   const cn = c.length;
   const dn = d.length;
+  let k = 0;
   for (let i = lo; i < to; i++) {
-    // Branch-free: write every bar and advance only past active ones (whether a bar is active is
-    // often a coin flip, e.g. an exit on every close above a band).
     const on =
       (a[i] as number) | (b[i] as number) | (i < cn ? (c[i] as number) : 0) | (i < dn ? (d[i] as number) : 0);
     out[k] = i + 1;
     k += +(on !== 0);
   }
-  return out.subarray(0, k);
+  return k;
 }
 
 /** Seeded random draws without replacement from `pool`, which holds `pool.size` live entries. */
