@@ -7,42 +7,14 @@
  */
 import { metrics } from "../src/backtest/metrics.ts";
 import { simulate } from "../src/backtest/simulate.ts";
-import type { Bars } from "../src/domain/bars.ts";
 import type { EventSignals } from "../src/domain/signals.ts";
+import { syntheticBars } from "../src/market/synthetic.ts";
 import { medianMs, ratio } from "./timing.ts";
 
 const N = 1_000_000;
 const FEE_BPS = 4;
 const SLIP_BPS = 2;
 const STOP = 0.02;
-
-function market(n: number): Bars {
-  let seed = 7;
-  const rnd = () => {
-    seed = (seed * 16807) % 2147483647;
-    return seed / 2147483647;
-  };
-  const b = {
-    time: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n).fill(1),
-  };
-  let p = 30_000;
-  for (let i = 0; i < n; i++) {
-    const o = p;
-    p *= 1 + (rnd() - 0.5) * 0.004;
-    b.time[i] = 1_600_000_000_000 + i * 60_000;
-    b.open[i] = o;
-    b.close[i] = p;
-    b.high[i] = Math.max(o, p) * (1 + rnd() * 0.001);
-    b.low[i] = Math.min(o, p) * (1 - rnd() * 0.001);
-    p *= 1 + (rnd() - 0.5) * 0.0002; // small gap to the next open
-  }
-  return b;
-}
 
 function emaCross(close: Float64Array, fast: number, slow: number): EventSignals {
   const n = close.length;
@@ -168,7 +140,9 @@ async function medianCpuMs(fn: () => unknown, runs = 7, warmup = 2): Promise<num
 }
 
 export default async function bench(): Promise<void> {
-  const bars = market(N);
+  // A small gap between a bar's open and the previous close, so next-open fills differ from the
+  // signal bar's close as they do on real data.
+  const bars = syntheticBars({ n: N, timeframe: "1m", seed: 7, openGap: 0.0001 });
   const signals = emaCross(bars.close, 100, 400);
   const opts = {
     direction: "long_only" as const,
