@@ -49,6 +49,7 @@ export function expSmoothInto(
 export function wilderInto(src: Float64Array, period: number, out: Float64Array): void {
   const n = src.length;
   const factor = 1 / period;
+  const keep = 1 - factor;
   let prev = 0;
   let count = 0;
   let i = 0;
@@ -75,7 +76,9 @@ export function wilderInto(src: Float64Array, period: number, out: Float64Array)
       prev = (prev + x) / period;
       out[i - 1] = prev;
     } else {
-      prev = (x - prev) * factor + prev;
+      // The same expression as the first bar of smoothPairs' step, so a series cut anywhere gives
+      // exactly the values of the whole series (prefix invariance is exact, not approximate).
+      prev = x * factor + prev * keep;
       out[i - 1] = prev;
     }
   }
