@@ -6,9 +6,11 @@
  * context; a fresh context per loaded candidate, so candidates never see each other's globals. If a
  * candidate blows the memory limit V8 disposes the whole isolate; the next call transparently
  * builds a new one. Every failure comes back as a `SandboxError`, never as a host exception.
- * The isolate also holds one shared harness context (ta and output validation, see runtime.ts):
- * the host checks its built-ins after every call, and a candidate that changed them gets a policy
- * error and retires the whole isolate, as a memory blow-up does.
+ * The isolate also holds one shared harness context (ta and output validation, see runtime.ts).
+ * Its built-ins are checked before and after every call (a change left by a candidate's microtask
+ * is found by the next call's check and blamed on that candidate if it made the last call); a
+ * candidate that changed them gets a policy error and retires the whole isolate, as a memory
+ * blow-up does.
  *
  * Production notes: a memory blow-up kills every context in the isolate, so run candidates one at a
  * time per Sandbox (the loop does); vitest and the CLI need Node's `--no-node-snapshot` on Node 20.
@@ -92,7 +94,7 @@ interface IsolateState {
   readonly isolate: ivm.Isolate;
   /** The frozen harness ({ ta, checkBuiltins, validate }) in its own context, shared by every candidate. */
   readonly harness: ivm.Reference;
-  /** The harness realm's built-ins check, called by the host after every candidate call. */
+  /** The harness realm's built-ins check, called by the host after a call cut short (time limit). */
   readonly harnessCheck: ivm.Reference;
   readonly runtime: ivm.Script;
   readonly scripts: Map<string, ivm.Script>;
