@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG_PATH } from "../../src/loop/config-files.ts";
 import { type EvaluateContext, evaluateCandidate } from "../../src/loop/evaluate.ts";
 import { planFolds } from "../../src/loop/folds.ts";
 import { syntheticBars } from "../../src/market/synthetic.ts";
+import { strategyWith } from "../support/sandbox-fixtures.ts";
 
 const run = freezeRunConfig(
   loadRunConfig(readFileSync(DEFAULT_CONFIG_PATH, "utf8"), [
@@ -117,6 +118,32 @@ describe("evaluateCandidate", () => {
       expect(Array.from(ev.equity ?? [])).toEqual(returns.map((r) => (e *= 1 + r)));
       const held = position.filter((p) => p !== 0).length;
       expect(ev.aggregate?.exposure).toBe(held / position.length);
+    }
+  });
+
+  it("gives the same result after an evaluation that held a position on every bar", async () => {
+    // A sandbox's evaluations reuse the record's position column: nothing of the last one may show.
+    const alwaysIn = strategyWith(
+      "const n = bars.close.length;\n    const enter = new Uint8Array(n).fill(1);\n    return { enterLong: enter, exitLong: new Uint8Array(n) };",
+    );
+    const alone = new Sandbox({ timeoutMs: 2000 });
+    try {
+      const expected = await evaluateCandidate(
+        { code: emaCode, configYaml: emaYaml },
+        { ...ctx, sandbox: alone, resampled: new Map() },
+      );
+      const held = await evaluateCandidate(
+        { code: alwaysIn, configYaml: "strategy: probe\ntimeframe: 1h\n" },
+        ctx,
+      );
+      expect(held.status).toBe("evaluated");
+      expect(held.aggregate?.exposure).toBeGreaterThan(0.99);
+      const after = await evaluateCandidate({ code: emaCode, configYaml: emaYaml }, ctx);
+      expect(expected.aggregate?.exposure).toBeLessThan(0.9);
+      expect(after.aggregate).toEqual(expected.aggregate);
+      expect(after.folds).toEqual(expected.folds);
+    } finally {
+      alone.dispose();
     }
   });
 
