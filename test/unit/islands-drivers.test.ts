@@ -176,18 +176,19 @@ describe("drivers on an island", () => {
     expect(text).toContain("best from island 2: #7 ema-cross");
     expect(text).toContain("PASSED every gate");
     expect(text).toContain(m.configYaml.trim());
+    const state = {
+      runId: "r",
+      iteration: 8,
+      maxIterations: 50,
+      brief: "b",
+      dataset: { symbol: "BTCUSDT", timeframe: "1h" },
+      search: { start: "2019-01-01", end: "2024-01-01" },
+      walkForward: { folds: 4, scheme: "rolling" as const, warmupBars: 500 },
+      costs: { feeBps: 10, slippageBps: 5 },
+      gates: runConfig.gates,
+    };
     const prompt = buildPrompt({
-      state: {
-        runId: "r",
-        iteration: 8,
-        maxIterations: 50,
-        brief: "b",
-        dataset: { symbol: "BTCUSDT", timeframe: "1h" },
-        search: { start: "2019-01-01", end: "2024-01-01" },
-        walkForward: { folds: 4, scheme: "rolling", warmupBars: 500 },
-        costs: { feeBps: 10, slippageBps: 5 },
-        gates: runConfig.gates,
-      },
+      state,
       history: "",
       nudges: [],
       island: { index: 1, of: 3, migrants: text },
@@ -196,17 +197,7 @@ describe("drivers on an island", () => {
     expect(prompt.user).toContain("you work for island 1");
     expect(prompt.user).toContain("best from island 2");
     const plain = buildPrompt({
-      state: {
-        runId: "r",
-        iteration: 8,
-        maxIterations: 50,
-        brief: "b",
-        dataset: { symbol: "BTCUSDT", timeframe: "1h" },
-        search: { start: "2019-01-01", end: "2024-01-01" },
-        walkForward: { folds: 4, scheme: "rolling", warmupBars: 500 },
-        costs: { feeBps: 10, slippageBps: 5 },
-        gates: runConfig.gates,
-      },
+      state,
       history: "",
       nudges: [],
     });

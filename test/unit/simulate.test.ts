@@ -466,6 +466,22 @@ function signalsFor(n: number, seed: number, density: number, asTarget: boolean)
   return { kind: "events", enterLong: mk(), exitLong: mk(), enterShort: mk(), exitShort: mk() };
 }
 
+/** A scenario's direction and risk, all-in fixed sizing and the usual costs, from bar `start` on. */
+function fixedFractionOptions(
+  sc: { n: number; direction: SimulationOptions["direction"]; risk: SimulationOptions["risk"] },
+  start: number,
+): SimulationOptions {
+  return {
+    direction: sc.direction,
+    risk: sc.risk,
+    sizing: { mode: "fixed_fraction", fraction: 1 },
+    feeBps: 10,
+    slippageBps: 5,
+    timeframe: "1h",
+    startIndex: Math.min(start, sc.n - 1),
+  };
+}
+
 describe("simulate: properties", () => {
   it("equity is never NaN or infinite and never negative", () => {
     fc.assert(
@@ -513,15 +529,7 @@ describe("simulate: properties", () => {
     fc.assert(
       fc.property(cases, fc.integer({ min: 0, max: 20 }), (sc, start) => {
         const bars = walk(sc.n, sc.seed);
-        const opts: SimulationOptions = {
-          direction: sc.direction,
-          risk: sc.risk,
-          sizing: { mode: "fixed_fraction", fraction: 1 },
-          feeBps: 10,
-          slippageBps: 5,
-          timeframe: "1h",
-          startIndex: Math.min(start, sc.n - 1),
-        };
+        const opts = fixedFractionOptions(sc, start);
         const signals = signalsFor(sc.n, sc.seed, sc.density, sc.target);
         expect(simulate(bars, signals, opts)).toEqual(simulate(bars, signals, { ...opts, exhaustive: true }));
       }),
@@ -537,15 +545,7 @@ describe("simulate: properties", () => {
         fc.double({ noNaN: true }),
         (sc, start, junk) => {
           const bars = walk(sc.n, sc.seed);
-          const opts: SimulationOptions = {
-            direction: sc.direction,
-            risk: sc.risk,
-            sizing: { mode: "fixed_fraction", fraction: 1 },
-            feeBps: 10,
-            slippageBps: 5,
-            timeframe: "1h",
-            startIndex: Math.min(start, sc.n - 1),
-          };
+          const opts = fixedFractionOptions(sc, start);
           const signals = signalsFor(sc.n, sc.seed, sc.density, sc.target);
           const fresh = simulate(bars, signals, opts);
           // Buffers full of junk, as a reused or shared buffer would be.
