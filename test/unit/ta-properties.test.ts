@@ -144,7 +144,7 @@ describe("relations between indicators", () => {
 });
 
 describe("two-bar smoothing", () => {
-  it("every prefix, whatever its parity, gives exactly the full series' values (ema, rma, dema, tema, macd)", () => {
+  it("every prefix, whatever its parity, gives exactly the full series' values (ema, rma, dema, tema, macd, rsi)", () => {
     // The smoothers step two bars at a time past the warm-up; a cut between the two bars of a
     // step must not change a single bit (a random cut only catches that half the time).
     const m = makeMarket(90, 3, "walk");
@@ -157,6 +157,7 @@ describe("two-bar smoothing", () => {
         ta.tema(x, 3),
         ta.macd(x, 3, 6, 4).macd,
         ta.macd(x, 3, 6, 4).signal,
+        ta.rsi(x, 5),
       ];
       const full = series(close);
       for (let cut = 1; cut <= close.length; cut++) {
