@@ -2,12 +2,13 @@
  * O(1)-per-bar rolling sums, means and population variances. Running sums drift and, for
  * variances, cancel catastrophically when values are far from zero (prices ~1e5, spread ~1), so
  * the sums are taken around an anchor near the data (the latest value at the last recomputation)
- * and recomputed exactly from the window: every `max(period, 128)` bars for plain sums; for
- * variances every `period` bars (so the anchor stays near the window) and whenever the window's
- * sum of squares becomes tiny next to what has flowed through the sums since. Amortised O(1), and
- * within ~1e-11 relative of a two-pass computation.
+ * and recomputed exactly from the window: every `max(period, 128)` bars, and for variances also
+ * whenever the window's sum of squares becomes tiny next to what has flowed through the sums since
+ * (which is what bounds the error when the anchor has drifted away from the window). Amortised
+ * O(1), and within ~1e-11 relative of a two-pass computation.
  * A window holding any non-finite value yields NaN; an exactly constant window has variance 0.
- * Recomputation points depend only on the bar index, so results are prefix-invariant.
+ * Recomputation points depend only on the bars up to the current one, so results are
+ * prefix-invariant.
  */
 
 /** How many bars between exact recomputations of the running sums. */
@@ -73,10 +74,27 @@ export function rollingMeanStdInto(
   // Latest index whose value differs from the previous one: the window is constant when this
   // lies at or before its first bar, which gives an exact zero variance instead of rounding noise.
   let lastChange = 0;
-  let countdown = period;
+  const every = recomputeEvery(period);
+  let countdown = every;
   // Multiplications by 1/period instead of three divisions a bar (equal up to rounding).
   const inv = 1 / period;
+  const state = new MomentState();
   for (let i = 0; i < n; i++) {
+    if (i >= period && lastBad < i - period) {
+      state.anchor = anchor;
+      state.s1 = s1;
+      state.s2 = s2;
+      state.churn = churn;
+      state.countdown = countdown;
+      const stop = steadyMoments(src, period, i, state, meanOut, stdOut, lowerOut, mult);
+      anchor = state.anchor;
+      s1 = state.s1;
+      s2 = state.s2;
+      churn = state.churn;
+      countdown = state.countdown;
+      i = stop;
+      if (i >= n) break;
+    }
     const x = src[i]!;
     if (x - x === 0) {
       if (Number.isNaN(anchor)) anchor = x;
@@ -102,7 +120,7 @@ export function rollingMeanStdInto(
     let recompute = --countdown === 0;
     if (!recompute && full && !constant && s2 - s1 * s1 * inv < churn * 1e-5) recompute = true;
     if (recompute) {
-      countdown = period;
+      countdown = every;
       churn = 0;
       if (x - x === 0) anchor = x;
       s1 = 0;
@@ -136,4 +154,85 @@ export function rollingMeanStdInto(
       if (lowerOut !== null) lowerOut[i] = Number.NaN;
     }
   }
+}
+
+/** The running state of rollingMeanStdInto, handed to its steady loop and back. */
+class MomentState {
+  anchor = 0;
+  s1 = 0;
+  s2 = 0;
+  churn = 0;
+  countdown = 0;
+}
+
+/**
+ * rollingMeanStdInto over full windows of finite values, from `from` until a non-finite value or
+ * the end; returns the first bar it did not take. A short function of its own without the
+ * general loop's NaN and warm-up branches, and without its per-bar constancy tracking (a load,
+ * compare and branch every bar): a constant window's true variance is 0, so the computed
+ * s2 − s1²/p is rounding noise far below churn·1e-5 and the sums are recomputed around the
+ * window's own value, which gives exactly 0 — unless nothing moved since the last recomputation,
+ * and then the sums are exactly 0 already. The general loop's constancy tracking needs nothing
+ * from here: it restarts at the non-finite bar that ends this loop (NaN differs from every value).
+ * Bollinger on 1M bars 11 → 7.5–8.7 ms.
+ */
+function steadyMoments(
+  src: Float64Array,
+  period: number,
+  from: number,
+  st: MomentState,
+  meanOut: Float64Array | null,
+  stdOut: Float64Array | null,
+  lowerOut: Float64Array | null,
+  mult: number,
+): number {
+  const n = src.length;
+  const inv = 1 / period;
+  const every = recomputeEvery(period);
+  let { anchor, s1, s2, churn, countdown } = st;
+  let i = from;
+  for (; i < n; i++) {
+    const x = src[i]!;
+    if (x - x !== 0) break;
+    const d = x - anchor;
+    s1 += d;
+    s2 += d * d;
+    churn += d * d;
+    // Entered finite (the window was clean on entry and every later value was checked).
+    const e = src[i - period]! - anchor;
+    s1 -= e;
+    s2 -= e * e;
+    churn += e * e;
+    if (--countdown === 0 || s2 - s1 * s1 * inv < churn * 1e-5) {
+      countdown = every;
+      churn = 0;
+      anchor = x;
+      s1 = 0;
+      s2 = 0;
+      for (let j = i - period + 1; j <= i; j++) {
+        const v = src[j]! - anchor;
+        s1 += v;
+        s2 += v * v;
+      }
+    }
+    const m1 = s1 * inv;
+    const mean = anchor + m1;
+    if (meanOut !== null) meanOut[i] = mean;
+    if (stdOut !== null) {
+      const variance = s2 * inv - m1 * m1;
+      const std = variance > 0 ? Math.sqrt(variance) : 0;
+      if (lowerOut === null) stdOut[i] = std;
+      else {
+        const w = std * mult;
+        stdOut[i] = mean + w;
+        lowerOut[i] = mean - w;
+      }
+    }
+  }
+  st.anchor = anchor;
+  st.s1 = s1;
+  st.s2 = s2;
+  st.churn = churn;
+  st.countdown = countdown;
+  return i;
 }
