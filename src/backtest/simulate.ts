@@ -349,6 +349,8 @@ class Engine {
   private readonly skipFlat: boolean;
   /** Held stretches may run in a tight loop to the next exit event (as skipFlat, and no stops). */
   private readonly fastHold: boolean;
+  /** Any stop loss, take profit or trailing stop: without one the intrabar check has nothing to do. */
+  private readonly hasStops: boolean;
   /** Equity at the last bar fastHold marked. */
   private heldEq = 0;
 
@@ -395,14 +397,9 @@ class Engine {
     this.exitShort = ev && this.allowShort ? (ev.exitShort ?? null) : null;
     this.target = signals.kind === "target" ? signals.target : null;
     this.skipFlat = ev !== null && this.vol === null && opts.exhaustive !== true;
-    this.fastHold =
-      this.skipFlat &&
-      this.slPct === 0 &&
-      this.slAtr === null &&
-      this.tpPct === 0 &&
-      this.tpR === 0 &&
-      this.trAtr === null &&
-      this.timeStop === 0;
+    this.hasStops =
+      this.slPct !== 0 || this.slAtr !== null || this.tpPct !== 0 || this.tpR !== 0 || this.trAtr !== null;
+    this.fastHold = this.skipFlat && !this.hasStops && this.timeStop === 0;
   }
 
   /**
@@ -473,7 +470,7 @@ class Engine {
   }
 
   run(into: SimulationBuffers | undefined): SimulationResult {
-    const { open, high, low, close, n, start, book, vol } = this;
+    const { open, close, n, start, book, vol } = this;
     const equity = into ? into.equity : new Float64Array(n);
     equity.fill(1, 0, start);
     // The loop leaves returns and position at 0 wherever nothing is held (flat stretches, ruin),
@@ -495,7 +492,7 @@ class Engine {
         const o = open[t] as number;
         const eqOpen = book.cash + book.units * o;
         position[t] = eqOpen > 0 ? (book.units * o) / eqOpen : 0;
-        this.checkStops(t, o, high[t] as number, low[t] as number);
+        if (this.hasStops) this.checkStops(t);
       }
       const c = close[t] as number;
       let eq = book.cash + book.units * c;
@@ -657,7 +654,12 @@ class Engine {
   }
 
   /** Intrabar exits under the conservative rule, then the trailing stop's ratchet at the close. */
-  private checkStops(t: number, o: number, h: number, l: number): void {
+  private checkStops(t: number): void {
+    // Prices read here rather than passed in: V8 does not inline this call into the long run
+    // loop, and a double argument to a call that is not inlined is boxed on the heap each time.
+    const o = this.open[t] as number;
+    const h = this.high[t] as number;
+    const l = this.low[t] as number;
     const book = this.book;
     if (book.side > 0) {
       const trailTighter = book.trailLv > book.stopLv;
