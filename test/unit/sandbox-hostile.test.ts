@@ -323,6 +323,16 @@ describe("Sandbox: hostile and broken candidates", () => {
         "const z = new Uint8Array(bars.close.length);\n    const e = new Uint8Array(z.length); e[7] = 2;\n    return { enterLong: e, exitLong: z };",
         /enterLong\[7\] is 2; event series hold only 0\/1/,
       ],
+      [
+        // The top bit of the last byte of an aligned word, for the four-bytes-at-a-time scan.
+        "const z = new Uint8Array(bars.close.length);\n    const e = new Uint8Array(z.length); e[11] = 128;\n    return { enterLong: z, exitLong: e };",
+        /exitLong\[11\] is 128; event series hold only 0\/1/,
+      ],
+      [
+        // A view at an odd offset is scanned byte by byte, up to its last byte.
+        "const z = new Uint8Array(bars.close.length);\n    const e = new Uint8Array(z.length + 1).subarray(1); e[e.length - 1] = 3;\n    return { enterLong: e, exitLong: z };",
+        /enterLong\[\d+\] is 3; event series hold only 0\/1/,
+      ],
       ["return null;", /got null/],
       ["return [1, 2];", /got an array/],
       [

@@ -102,6 +102,20 @@ export default defineStrategy({
     expect(got.exitShort).toBeUndefined();
   });
 
+  it("takes event series that are views at any byte offset", async () => {
+    for (const offset of [0, 1, 2, 3, 4]) {
+      const body = `const n = bars.close.length;
+    const enter = new Uint8Array(n + ${offset}).subarray(${offset});
+    const exit = new Uint8Array(n + ${offset}).subarray(${offset});
+    for (let i = 0; i < n; i++) { enter[i] = i % 3 === 0 ? 1 : 0; exit[i] = i % 5 === 1 ? 1 : 0; }
+    return { enterLong: enter, exitLong: exit };`;
+      const got = events(ok(await sandbox.run(strategyWith(body), bars)).signals);
+      expect(got.enterLong.length).toBe(bars.close.length);
+      expect(Array.from(got.enterLong).every((v, i) => v === (i % 3 === 0 ? 1 : 0))).toBe(true);
+      expect(Array.from(got.exitLong).every((v, i) => v === (i % 5 === 1 ? 1 : 0))).toBe(true);
+    }
+  });
+
   it("returns target positions, treating a leading NaN warm-up as flat", async () => {
     const body = `const t = new Float64Array(bars.close.length).fill(NaN);
     for (let i = 10; i < t.length; i++) t[i] = i % 2 ? 0.5 : -1;
