@@ -193,6 +193,20 @@ function alphaloopHarness(ta) {
   const valueName = (v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : typeName(v));
   const lengthOfSeries = (v) => (isArray(v) ? v.length : call(lengthOf, v));
 
+  // The scans are functions of their own, each only a loop: code after a loop that V8 compiled
+  // on the fly (OSR) had no type feedback and was thrown away on every call.
+  function wordsAboveOne(words) {
+    let high = 0;
+    for (let w = 0; w < words.length; w++) high |= words[w] & 0xfefefefe;
+    return high;
+  }
+
+  function bytesAboveOne(bytes, from) {
+    let high = 0;
+    for (let i = from; i < bytes.length; i++) high |= bytes[i] & 0xfe;
+    return high;
+  }
+
   function events(name, v, n) {
     if (!isSeries(v)) throw new Invalid(name + " must be a series of 0/1 or booleans (e.g. a Uint8Array); got " + typeName(v));
     const length = lengthOfSeries(v);
@@ -205,15 +219,9 @@ function alphaloopHarness(ta) {
       const buffer = call(bufferOf, v);
       const offset = call(byteOffsetOf, v);
       const bytes = new Uint8Array(buffer, offset, n);
-      let high = 0;
-      let i = 0;
-      if ((offset & 3) === 0) {
-        // Four bytes per step where the view is aligned (it is, for a fresh Uint8Array).
-        const words = new Uint32Array(buffer, offset, n >>> 2);
-        for (let w = 0; w < words.length; w++) high |= words[w] & 0xfefefefe;
-        i = words.length * 4;
-      }
-      for (; i < n; i++) high |= bytes[i] & 0xfe;
+      // Four bytes per step where the view is aligned (it is, for a fresh Uint8Array).
+      const aligned = (offset & 3) === 0 ? n - (n & 3) : 0;
+      const high = (aligned > 0 ? wordsAboveOne(new Uint32Array(buffer, offset, aligned >>> 2)) : 0) | bytesAboveOne(bytes, aligned);
       if (high === 0) {
         out.set(bytes);
         return out;

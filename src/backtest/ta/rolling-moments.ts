@@ -78,20 +78,23 @@ export function rollingMeanStdInto(
   let countdown = every;
   // Multiplications by 1/period instead of three divisions a bar (equal up to rounding).
   const inv = 1 / period;
-  const state = new MomentState();
+  // The state handed to the steady loop and back: anchor, s1, s2, churn, countdown. A typed
+  // array, not an object: in the sandbox's harness realm an object's field stores after the
+  // OSR-compiled loop kept deoptimising it ("insufficient type feedback for named access").
+  const state = new Float64Array(5);
   for (let i = 0; i < n; i++) {
     if (i >= period && lastBad < i - period) {
-      state.anchor = anchor;
-      state.s1 = s1;
-      state.s2 = s2;
-      state.churn = churn;
-      state.countdown = countdown;
+      state[0] = anchor;
+      state[1] = s1;
+      state[2] = s2;
+      state[3] = churn;
+      state[4] = countdown;
       const stop = steadyMoments(src, period, i, state, meanOut, stdOut, lowerOut, mult);
-      anchor = state.anchor;
-      s1 = state.s1;
-      s2 = state.s2;
-      churn = state.churn;
-      countdown = state.countdown;
+      anchor = state[0]!;
+      s1 = state[1]!;
+      s2 = state[2]!;
+      churn = state[3]!;
+      countdown = state[4]!;
       i = stop;
       if (i >= n) break;
     }
@@ -156,15 +159,6 @@ export function rollingMeanStdInto(
   }
 }
 
-/** The running state of rollingMeanStdInto, handed to its steady loop and back. */
-class MomentState {
-  anchor = 0;
-  s1 = 0;
-  s2 = 0;
-  churn = 0;
-  countdown = 0;
-}
-
 /**
  * rollingMeanStdInto over full windows of finite values, from `from` until a non-finite value or
  * the end; returns the first bar it did not take. A short function of its own without the
@@ -180,7 +174,7 @@ function steadyMoments(
   src: Float64Array,
   period: number,
   from: number,
-  st: MomentState,
+  st: Float64Array,
   meanOut: Float64Array | null,
   stdOut: Float64Array | null,
   lowerOut: Float64Array | null,
@@ -189,7 +183,11 @@ function steadyMoments(
   const n = src.length;
   const inv = 1 / period;
   const every = recomputeEvery(period);
-  let { anchor, s1, s2, churn, countdown } = st;
+  let anchor = st[0]!;
+  let s1 = st[1]!;
+  let s2 = st[2]!;
+  let churn = st[3]!;
+  let countdown = st[4]!;
   let i = from;
   for (; i < n; i++) {
     const x = src[i]!;
@@ -229,10 +227,10 @@ function steadyMoments(
       }
     }
   }
-  st.anchor = anchor;
-  st.s1 = s1;
-  st.s2 = s2;
-  st.churn = churn;
-  st.countdown = countdown;
+  st[0] = anchor;
+  st[1] = s1;
+  st[2] = s2;
+  st[3] = churn;
+  st[4] = countdown;
   return i;
 }
