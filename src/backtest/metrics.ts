@@ -94,27 +94,38 @@ function countDays(time: Float64Array, n: number): number {
   return days;
 }
 
-/** Per-bar returns compounded into UTC days (a bar belongs to the day of its open time). */
-export function dailyReturns(time: Float64Array, returns: Float64Array): DailyReturns {
-  const n = Math.min(time.length, returns.length);
+/**
+ * Per-bar returns compounded into UTC days (a bar belongs to the day of its open time), read off
+ * the equity curve: a day's return is its last bar's equity over the previous day's last (`base`,
+ * the equity before the first bar, for the first day), which is Π(1 + r) − 1 of its bars up to
+ * rounding. Only the day boundaries need the equity, so the pass over the bars reads their times
+ * alone, with no multiply chain. After ruin (equity 0) a day's return is 0.
+ */
+export function dailyReturns(time: Float64Array, equity: Float64Array, base = 1): DailyReturns {
+  const n = Math.min(time.length, equity.length);
   if (n === 0) return { day: new Float64Array(0), returns: new Float64Array(0) };
   // Bars in time order (the usual case) touch at most the days between the first and the last
   // bar: one pass into arrays of that size. Out of order, count first.
   const span = Math.floor((time[n - 1] as number) / DAY_MS) - Math.floor((time[0] as number) / DAY_MS) + 1;
-  const direct = span >= 1 && span <= n ? compoundDays(time, returns, n, span) : undefined;
+  const direct = span >= 1 && span <= n ? compoundDays(time, equity, base, n, span) : undefined;
   return (
     direct ??
-    compoundDays(time, returns, n, countDays(time, n)) ?? {
+    compoundDays(time, equity, base, n, countDays(time, n)) ?? {
       day: new Float64Array(0),
       returns: new Float64Array(0),
     }
   );
 }
 
+function growth(from: number, to: number): number {
+  return from > 0 ? to / from - 1 : 0;
+}
+
 /** The daily series into arrays of `capacity` days, or undefined if the bars touch more days. */
 function compoundDays(
   time: Float64Array,
-  returns: Float64Array,
+  equity: Float64Array,
+  base: number,
   n: number,
   capacity: number,
 ): DailyReturns | undefined {
@@ -122,23 +133,25 @@ function compoundDays(
   const day = new Float64Array(days);
   const out = new Float64Array(days);
   let k = -1;
-  let growth = 1;
+  let open = base;
   let dayStart = Number.POSITIVE_INFINITY;
   let dayEnd = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const t = time[i] as number;
     if (t >= dayEnd || t < dayStart) {
-      if (k >= 0) out[k] = growth - 1;
+      if (k >= 0) {
+        const close = equity[i - 1] as number;
+        out[k] = growth(open, close);
+        open = close;
+      }
       k++;
       if (k >= days) return undefined;
       dayStart = Math.floor(t / DAY_MS) * DAY_MS;
       dayEnd = dayStart + DAY_MS;
       day[k] = dayStart;
-      growth = 1;
     }
-    growth *= 1 + (returns[i] as number);
   }
-  if (k >= 0) out[k] = growth - 1;
+  if (k >= 0) out[k] = growth(open, equity[n - 1] as number);
   const used = k + 1;
   return used === days ? { day, returns: out } : { day: day.slice(0, used), returns: out.slice(0, used) };
 }
@@ -224,7 +237,8 @@ function drawdowns(eq: Float64Array): { maxDd: number; maxDdBars: number; longes
   let episodeDepth = 0;
   // Whether the current episode holds the max drawdown: its bars keep counting until it recovers.
   let holdsMax = false;
-  for (let i = 0; i < eq.length; i++) {
+  const n = eq.length;
+  for (let i = 0; i < n; i++) {
     const e = eq[i] as number;
     if (e >= peak) {
       peak = e;
@@ -234,7 +248,11 @@ function drawdowns(eq: Float64Array): { maxDd: number; maxDdBars: number; longes
       holdsMax = false;
       continue;
     }
-    under++;
+    // Under water, the bars that follow at the same equity (flat stretches: the strategy holds
+    // nothing) change nothing but the counts: one compare each instead of the whole step.
+    let same = i + 1;
+    while (same < n && eq[same] === e) same++;
+    under += same - i;
     if (under > longest) longest = under;
     if (e < trough) {
       trough = e;
@@ -244,6 +262,7 @@ function drawdowns(eq: Float64Array): { maxDd: number; maxDdBars: number; longes
       holdsMax = episodeDepth === maxDd && maxDd > 0;
     }
     if (holdsMax) maxDdBars = under;
+    i = same - 1;
   }
   return { maxDd, maxDdBars, longest };
 }
@@ -251,7 +270,10 @@ function drawdowns(eq: Float64Array): { maxDd: number; maxDdBars: number; longes
 export function metrics(result: SimulationResult, opts: MetricsOptions): Metrics {
   const start = result.startIndex;
   const r = result.returns.subarray(start);
-  return { ...summaryMetrics(result, opts), returns: r, daily: dailyReturns(result.time.subarray(start), r) };
+  // The first evaluated bar's return is measured from an equity of 1 (the simulator's and a
+  // stitched record's starting equity), so the first day's is too.
+  const daily = dailyReturns(result.time.subarray(start), result.equity.subarray(start));
+  return { ...summaryMetrics(result, opts), returns: r, daily };
 }
 
 /**
