@@ -34,6 +34,12 @@ import { medianMs, ratio } from "./timing.ts";
 
 const N = 1_000_000;
 const SEED = 7;
+/**
+ * Timed runs per figure, ours and both baselines alike. With five, the best CPU time of one
+ * unchanged core moved by up to 20 % between bench runs on this VM; with nine, three runs of the
+ * S1 core gave 30.6–30.9 ms.
+ */
+const RUNS = 9;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
@@ -71,7 +77,7 @@ interface Timed {
  * in ms. On this oversubscribed VM noise only ever adds CPU time (cache and GC interference), and
  * medians of the same call swung 3x between runs; the minimum is the steadiest estimate of the cost.
  */
-async function bestCpuMs(fn: () => unknown, runs = 5, warmup = 1): Promise<number> {
+async function bestCpuMs(fn: () => unknown, runs = RUNS, warmup = 1): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < runs; i++) {
@@ -83,7 +89,7 @@ async function bestCpuMs(fn: () => unknown, runs = 5, warmup = 1): Promise<numbe
   return best;
 }
 
-async function timeBoth(fn: () => unknown, runs = 5): Promise<Timed> {
+async function timeBoth(fn: () => unknown, runs = RUNS): Promise<Timed> {
   return { wall: await medianMs(fn, runs, 1), cpu: await bestCpuMs(fn, runs, 0) };
 }
 
@@ -247,7 +253,7 @@ function runNumba(
     cols.set(bars.low, 2 * N);
     cols.set(bars.close, 3 * N);
     writeFileSync(path, new Uint8Array(cols.buffer));
-    const args = { path, n: N, feeBps: fee * 1e4, slippageBps: slip * 1e4, s1: S1, s2: S2, runs: 7 };
+    const args = { path, n: N, feeBps: fee * 1e4, slippageBps: slip * 1e4, s1: S1, s2: S2, runs: RUNS };
     const r = spawnSync(py, [join(here, "engine_numba.py"), JSON.stringify(args)], {
       encoding: "utf8",
       timeout: 300_000,
@@ -394,7 +400,7 @@ walk_forward: { folds: 4 }
         const t = e.timings;
         last = `load ${t.compileMs.toFixed(1)} ms, full-window signals + look-ahead ${t.lookaheadMs.toFixed(1)} ms (${e.lookahead?.runs ?? 0} signal runs, ${e.lookahead?.prefixCuts} full prefix, ok=${e.lookahead?.ok}, warm-up ${e.lookahead?.warmupBars} bars), folds ${t.backtestMs.toFixed(1)} ms (${e.sharedSignalFolds ?? 0} of 4 on the shared signals)`;
       };
-      const fullT = await timeBoth(full, 5);
+      const fullT = await timeBoth(full);
       // Without the look-ahead check there is no warm-up measurement, so every fold runs the
       // strategy on its own bars: what the folds cost without the shared full-window signals.
       const noLookahead = { ...ctx, lookaheadCuts: 0 };
