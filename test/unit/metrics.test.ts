@@ -12,6 +12,25 @@ import { type SimulationResult, simulate, type Trade } from "../../src/backtest/
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
+/**
+ * Hourly bars whose open follows 100 + amp·sin(i / every) with high and low `spread` either side,
+ * and whose close is the same wave `lag` radians ahead; the first bar opens at `startMs`.
+ */
+function sineBars(
+  n: number,
+  wave: { amp: number; every: number; spread: number; lag: number; startMs?: number },
+) {
+  const at = (i: number, shift = 0) => 100 + wave.amp * Math.sin(i / wave.every + shift);
+  return {
+    time: Float64Array.from({ length: n }, (_, i) => (wave.startMs ?? 0) + i * HOUR),
+    open: Float64Array.from({ length: n }, (_, i) => at(i)),
+    high: Float64Array.from({ length: n }, (_, i) => at(i) + wave.spread),
+    low: Float64Array.from({ length: n }, (_, i) => at(i) - wave.spread),
+    close: Float64Array.from({ length: n }, (_, i) => at(i, wave.lag)),
+    volume: new Float64Array(n),
+  };
+}
+
 /** A simulation result built by hand from per-bar returns. */
 function resultOf(
   returns: number[],
@@ -116,7 +135,10 @@ describe("drawdown", () => {
     fc.assert(
       fc.property(
         // Zeros weighted up: runs of them are flat stretches, which the drawdown pass skips over.
-        fc.array(fc.constantFrom(-0.2, -0.05, -0.01, 0, 0, 0, 0, 0.01, 0.05, 0.2), { minLength: 1, maxLength: 80 }),
+        fc.array(fc.constantFrom(-0.2, -0.05, -0.01, 0, 0, 0, 0, 0.01, 0.05, 0.2), {
+          minLength: 1,
+          maxLength: 80,
+        }),
         (rets) => {
           let e = 1;
           let peak = 1;
@@ -272,14 +294,7 @@ describe("daily returns", () => {
 
   it("agrees with compounding the per-bar returns of a simulation, day by day", () => {
     const n = 24 * 60;
-    const bars = {
-      time: Float64Array.from({ length: n }, (_, i) => i * HOUR + 17 * 60_000),
-      open: Float64Array.from({ length: n }, (_, i) => 100 + 5 * Math.sin(i / 9)),
-      high: Float64Array.from({ length: n }, (_, i) => 103 + 5 * Math.sin(i / 9)),
-      low: Float64Array.from({ length: n }, (_, i) => 97 + 5 * Math.sin(i / 9)),
-      close: Float64Array.from({ length: n }, (_, i) => 100 + 5 * Math.sin(i / 9 + 0.4)),
-      volume: new Float64Array(n),
-    };
+    const bars = sineBars(n, { amp: 5, every: 9, spread: 3, lag: 0.4, startMs: 17 * 60_000 });
     const target = Float64Array.from({ length: n }, (_, i) => (i % 13 < 6 ? 1 : i % 13 < 9 ? -1 : 0));
     const sim = simulate(
       bars,
@@ -300,14 +315,7 @@ describe("daily returns", () => {
 
   it("metrics expose the daily series of the evaluated bars, matching the equity", () => {
     const n = 100;
-    const bars = {
-      time: Float64Array.from({ length: n }, (_, i) => i * HOUR),
-      open: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i)),
-      high: Float64Array.from({ length: n }, (_, i) => 102 + Math.sin(i)),
-      low: Float64Array.from({ length: n }, (_, i) => 98 + Math.sin(i)),
-      close: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i + 0.5)),
-      volume: new Float64Array(n),
-    };
+    const bars = sineBars(n, { amp: 1, every: 1, spread: 2, lag: 0.5 });
     const target = Float64Array.from({ length: n }, (_, i) => (i % 7 < 4 ? 1 : 0));
     const sim = simulate(
       bars,
@@ -329,14 +337,7 @@ describe("daily returns", () => {
 
   it("summaryMetrics gives the scalar metrics without the daily series", () => {
     const n = 500;
-    const bars = {
-      time: Float64Array.from({ length: n }, (_, i) => i * HOUR),
-      open: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3)),
-      high: Float64Array.from({ length: n }, (_, i) => 102 + Math.sin(i / 3)),
-      low: Float64Array.from({ length: n }, (_, i) => 98 + Math.sin(i / 3)),
-      close: Float64Array.from({ length: n }, (_, i) => 100 + Math.sin(i / 3 + 0.5)),
-      volume: new Float64Array(n),
-    };
+    const bars = sineBars(n, { amp: 1, every: 3, spread: 2, lag: 0.5 });
     const target = Float64Array.from({ length: n }, (_, i) => (i % 11 < 5 ? 1 : i % 11 < 8 ? -0.5 : 0));
     const sim = simulate(
       bars,

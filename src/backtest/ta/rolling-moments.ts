@@ -139,18 +139,7 @@ export function rollingMeanStdInto(
     }
     if (full) {
       const m1 = s1 * inv;
-      const mean = anchor + m1;
-      if (meanOut !== null) meanOut[i] = mean;
-      if (stdOut !== null) {
-        const variance = constant ? 0 : s2 * inv - m1 * m1;
-        const std = variance > 0 ? Math.sqrt(variance) : 0;
-        if (lowerOut === null) stdOut[i] = std;
-        else {
-          const w = std * mult;
-          stdOut[i] = mean + w;
-          lowerOut[i] = mean - w;
-        }
-      }
+      writeMoments(i, anchor + m1, constant ? 0 : s2 * inv - m1 * m1, meanOut, stdOut, lowerOut, mult);
     } else {
       if (meanOut !== null) meanOut[i] = Number.NaN;
       if (stdOut !== null) stdOut[i] = Number.NaN;
@@ -214,18 +203,7 @@ function steadyMoments(
       }
     }
     const m1 = s1 * inv;
-    const mean = anchor + m1;
-    if (meanOut !== null) meanOut[i] = mean;
-    if (stdOut !== null) {
-      const variance = s2 * inv - m1 * m1;
-      const std = variance > 0 ? Math.sqrt(variance) : 0;
-      if (lowerOut === null) stdOut[i] = std;
-      else {
-        const w = std * mult;
-        stdOut[i] = mean + w;
-        lowerOut[i] = mean - w;
-      }
-    }
+    writeMoments(i, anchor + m1, s2 * inv - m1 * m1, meanOut, stdOut, lowerOut, mult);
   }
   st[0] = anchor;
   st[1] = s1;
@@ -233,4 +211,25 @@ function steadyMoments(
   st[3] = churn;
   st[4] = countdown;
   return i;
+}
+
+/** Bar i's outputs: the mean, and the std or (with `lowerOut`) the bands mean ± mult·std. */
+function writeMoments(
+  i: number,
+  mean: number,
+  variance: number,
+  meanOut: Float64Array | null,
+  stdOut: Float64Array | null,
+  lowerOut: Float64Array | null,
+  mult: number,
+): void {
+  if (meanOut !== null) meanOut[i] = mean;
+  if (stdOut === null) return;
+  const std = variance > 0 ? Math.sqrt(variance) : 0;
+  if (lowerOut === null) stdOut[i] = std;
+  else {
+    const w = std * mult;
+    stdOut[i] = mean + w;
+    lowerOut[i] = mean - w;
+  }
 }
