@@ -413,16 +413,20 @@ function alphaloopPrelude(harness) {
   }
 
   let missingColumn;
+  // One getter per column for the whole driver, not one per call: V8 gives objects the same hidden
+  // class only when their accessors are the same functions, and with fresh getters every call's
+  // bars was of a new class, so a strategy reading bars.close inside its loop paid a polymorphic
+  // lookup per bar (S2's loop in the sandbox: 13.5 ms against 6 ms with the column in a local).
+  const notLoaded = {};
+  for (const name of ["time", "open", "high", "low", "close", "volume"]) {
+    notLoaded[name] = Object.freeze(function () {
+      if (missingColumn === undefined) missingColumn = name;
+      throw new Error("bars." + name + " is not loaded yet");
+    });
+  }
   const columnProperty = (name, buffer) =>
     buffer === undefined
-      ? {
-          get() {
-            if (missingColumn === undefined) missingColumn = name;
-            throw new Error("bars." + name + " is not loaded yet");
-          },
-          enumerable: true,
-          configurable: false,
-        }
+      ? { get: notLoaded[name], enumerable: true, configurable: false }
       : { value: column(buffer), enumerable: true, writable: false, configurable: false };
   const missing = () => ({ ok: false, kind: "missing_column", message: "bars." + missingColumn, column: missingColumn });
 
