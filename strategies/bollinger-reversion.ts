@@ -19,13 +19,17 @@ export default defineStrategy({
   signals(bars, p, ta) {
     const bands = ta.bbands(bars.close, p.period, p.mult);
     const r = ta.rsi(bars.close, p.rsiPeriod);
-    const n = bars.close.length;
+    // Series read into locals before the loop: a property lookup per bar costs more than the
+    // comparisons themselves.
+    const { close } = bars;
+    const { lower, middle } = bands;
+    const n = close.length;
     const enterLong = new Uint8Array(n);
     const exitLong = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const c = bars.close[i] as number;
-      enterLong[i] = c < (bands.lower[i] as number) && (r[i] as number) < p.rsiMax ? 1 : 0;
-      exitLong[i] = c > (bands.middle[i] as number) ? 1 : 0;
+      const c = close[i] as number;
+      enterLong[i] = c < (lower[i] as number) && (r[i] as number) < p.rsiMax ? 1 : 0;
+      exitLong[i] = c > (middle[i] as number) ? 1 : 0;
     }
     return { enterLong, exitLong };
   },

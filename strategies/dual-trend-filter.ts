@@ -14,12 +14,12 @@ export default defineStrategy({
     const regime = ta.sma(bars.close, p.regime);
     const fast = ta.ema(bars.close, p.fast);
     const slow = ta.ema(bars.close, p.slow);
-    const n = bars.close.length;
+    const { close } = bars;
+    const n = close.length;
     const enterLong = new Uint8Array(n);
     const exitLong = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const bull =
-        (bars.close[i] as number) > (regime[i] as number) && (fast[i] as number) > (slow[i] as number);
+      const bull = (close[i] as number) > (regime[i] as number) && (fast[i] as number) > (slow[i] as number);
       enterLong[i] = bull ? 1 : 0;
       exitLong[i] = bull ? 0 : 1;
     }

@@ -13,13 +13,14 @@ export default defineStrategy({
   signals(bars, p, ta) {
     const ch = ta.donchian(bars.high, bars.low, p.channel);
     const strength = ta.adx(bars.high, bars.low, bars.close, p.adxPeriod).adx;
-    const n = bars.close.length;
+    const { close } = bars;
+    const n = close.length;
     const enterLong = new Uint8Array(n);
     const exitLong = new Uint8Array(n);
     const enterShort = new Uint8Array(n);
     const exitShort = new Uint8Array(n);
     for (let i = 1; i < n; i++) {
-      const c = bars.close[i] as number;
+      const c = close[i] as number;
       // The previous bar's channel: the current bar's own high/low would always touch its band.
       const lower = ch.lower[i - 1] as number;
       const upper = ch.upper[i - 1] as number;

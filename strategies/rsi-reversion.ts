@@ -18,13 +18,14 @@ export default defineStrategy({
   signals(bars, p, ta) {
     const r = ta.rsi(bars.close, p.period);
     const trend = ta.sma(bars.close, p.trend);
-    const n = bars.close.length;
+    const { close } = bars;
+    const n = close.length;
     const enterLong = new Uint8Array(n);
     const exitLong = ta.crossover(r, p.exit);
     const down = ta.crossunder(r, p.oversold);
     for (let i = 0; i < n; i++) {
       // NaN comparisons are false, so the warm-up never enters.
-      enterLong[i] = down[i] === 1 && (bars.close[i] as number) > (trend[i] as number) ? 1 : 0;
+      enterLong[i] = down[i] === 1 && (close[i] as number) > (trend[i] as number) ? 1 : 0;
     }
     return { enterLong, exitLong };
   },

@@ -22,7 +22,8 @@ export default defineStrategy({
     const trend = ta.ema(bars.close, p.ema);
     const r = ta.returns(bars.close, 1);
     const vol = ta.stdev(r, p.volPeriod);
-    const n = bars.close.length;
+    const { close } = bars;
+    const n = close.length;
     const target = new Float64Array(n).fill(Number.NaN);
     let quietUntil = -1;
     for (let i = 0; i < n; i++) {
@@ -30,7 +31,7 @@ export default defineStrategy({
       const t = trend[i] as number;
       if (!(v > 0) || Number.isNaN(t)) continue;
       if (Math.abs(r[i] as number) > p.jump * v) quietUntil = i + p.cooldown;
-      const strength = ((bars.close[i] as number) / t - 1) / v;
+      const strength = ((close[i] as number) / t - 1) / v;
       target[i] = i <= quietUntil ? 0 : Math.min(1, Math.max(0, strength * p.scale * 0.1));
     }
     return { target };

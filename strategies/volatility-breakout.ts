@@ -14,10 +14,11 @@ export default defineStrategy({
   signals(bars, p, ta) {
     const prevAtr = ta.shift(ta.atr(bars.high, bars.low, bars.close, p.atrPeriod), 1);
     const volRank = ta.percentRank(ta.natr(bars.high, bars.low, bars.close, p.atrPeriod), p.regime);
-    const n = bars.close.length;
+    const { open, close } = bars;
+    const n = close.length;
     const enterLong = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const body = (bars.close[i] as number) - (bars.open[i] as number);
+      const body = (close[i] as number) - (open[i] as number);
       enterLong[i] = body > p.k * (prevAtr[i] as number) && (volRank[i] as number) > 0.5 ? 1 : 0;
     }
     return { enterLong, exitLong: new Uint8Array(n) };
