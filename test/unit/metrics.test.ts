@@ -272,6 +272,13 @@ describe("daily returns", () => {
     expect(Array.from(sorted.day)).toEqual([D, 3 * D]);
     expect(Array.from(sorted.returns)).toEqual([1.5 * 1.5 - 1, 0]);
     expect(dailyReturns(new Float64Array(0), new Float64Array(0)).day).toHaveLength(0);
+    // Last bar before the first: the days are counted first, then filled.
+    const backwards = dailyReturns(
+      Float64Array.from([5 * D, 5 * D + 1, 3 * D, D]),
+      equityOf([0.1, 0.1, -0.5, 1]),
+    );
+    expect(Array.from(backwards.day)).toEqual([5 * D, 3 * D, D]);
+    for (const [i, w] of [1.1 * 1.1 - 1, -0.5, 1].entries()) expect(backwards.returns[i]).toBeCloseTo(w, 14);
   });
 
   it("compounds per-bar returns within each UTC day", () => {
