@@ -130,6 +130,22 @@ export interface SimulationResult {
 
 const NO_REASON: ExitReason = "signal";
 
+/**
+ * The ATR columns of a stop and of a trailing stop live only inside one simulate call, which
+ * writes them in full before reading them, so one pair of buffers per thread serves every call:
+ * no fresh 8 MB column (and its page faults) per million bars simulated.
+ */
+const atrBuffers: Float64Array[] = [new Float64Array(0), new Float64Array(0)];
+
+function atrScratch(slot: 0 | 1, n: number): Float64Array {
+  let buffer = atrBuffers[slot] as Float64Array;
+  if (buffer.length < n) {
+    buffer = new Float64Array(n);
+    atrBuffers[slot] = buffer;
+  }
+  return buffer.subarray(0, n);
+}
+
 /** Mutable book and per-trade state; a class so V8 keeps every field monomorphic. */
 class Book {
   units = 0;
@@ -368,7 +384,7 @@ class Engine {
     this.slPct = sl && "percent" in sl ? sl.percent / 100 : 0;
     this.slAtrK = sl && "atr" in sl ? sl.atr : 0;
     const slPeriod = sl && "atr" in sl ? (sl.atr_period ?? 14) : 0;
-    this.slAtr = slPeriod > 0 ? wilderAtr(high, low, close, slPeriod) : null;
+    this.slAtr = slPeriod > 0 ? wilderAtr(high, low, close, slPeriod, atrScratch(0, this.n)) : null;
     const tp = risk.take_profit;
     this.tpPct = tp && "percent" in tp ? tp.percent / 100 : 0;
     this.tpR = tp && "r_multiple" in tp ? tp.r_multiple : 0;
@@ -379,7 +395,7 @@ class Engine {
       ? null
       : trPeriod === slPeriod && this.slAtr
         ? this.slAtr
-        : wilderAtr(high, low, close, trPeriod);
+        : wilderAtr(high, low, close, trPeriod, atrScratch(1, this.n));
     this.timeStop = risk.time_stop_bars ?? 0;
 
     this.fraction = sizing.fraction;

@@ -4,7 +4,7 @@
  * The simulator keeps its own copy rather than importing `ta/` because a stop must have a level
  * from the first tradable bar: during the first `period` bars this returns the mean of the true
  * ranges seen so far (instead of NaN), then Wilder's smoothing ATR[i] = (ATR[i-1]·(p-1) + TR[i]) / p.
- * Value i uses bars 0..i only. Reference: J. Welles Wilder, "New Concepts in Technical Trading
+ * Value i uses bars 0..i only. Every value of `out` (as long as the bars) is written. Reference: J. Welles Wilder, "New Concepts in Technical Trading
  * Systems" (1978); https://www.investopedia.com/terms/a/atr.asp
  */
 export function wilderAtr(
@@ -12,9 +12,9 @@ export function wilderAtr(
   low: Float64Array,
   close: Float64Array,
   period: number,
+  out: Float64Array = new Float64Array(close.length),
 ): Float64Array {
   const n = close.length;
-  const out = new Float64Array(n);
   let atr = 0;
   // Past the first `period` bars, atr·(1 − 1/p) + tr/p: a multiply and an add on the loop-carried
   // chain instead of a division (the same smoothing up to rounding; 2x faster on 1M bars).

@@ -36,6 +36,15 @@ describe("the simulator's private Wilder ATR", () => {
     }
   });
 
+  it("writes every value of a buffer it is given (the simulator reuses one)", () => {
+    for (const period of [1, 5, 14]) {
+      const junk = new Float64Array(n).fill(Number.NaN);
+      expect(Array.from(wilderAtr(high, low, close, period, junk))).toEqual(
+        Array.from(wilderAtr(high, low, close, period)),
+      );
+    }
+  });
+
   it("has a level from the first bar (mean of the true ranges so far), so a stop always has one", () => {
     const ours = wilderAtr(high, low, close, 14);
     expect(ours[0]).toBeCloseTo(high[0]! - low[0]!, 12);

@@ -572,6 +572,24 @@ describe("simulate: properties", () => {
     );
   });
 
+  it("gives the same result whatever was simulated before it (the ATR buffers are reused)", () => {
+    fc.assert(
+      fc.property(scenario, scenario, (sc, other) => {
+        const withAtr = (x: typeof sc): SimulationOptions => ({
+          ...fixedFractionOptions(x, 0),
+          risk: { stop_loss: { atr: 2, atr_period: 5 }, trailing_stop: { atr: 3, atr_period: 9 } },
+        });
+        const bars = walk(sc.n, sc.seed);
+        const signals = signalsFor(sc.n, sc.seed, sc.density, sc.target);
+        const first = simulate(bars, signals, withAtr(sc));
+        // A longer or shorter simulation in between, on other bars, writes the same buffers.
+        simulate(walk(other.n, other.seed), signalsFor(other.n, other.seed, 0.3, false), withAtr(other));
+        expect(simulate(bars, signals, withAtr(sc))).toEqual(first);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("refuses caller buffers of the wrong length", () => {
     const bars = flatBars(5);
     const into = { equity: new Float64Array(5), returns: new Float64Array(4), position: new Float64Array(5) };
