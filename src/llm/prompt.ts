@@ -216,6 +216,8 @@ ${pick(LEDGER, v.ledger)}
   notes, read-only). Write new strategies under strategies/ with a new file name; copy a library file to a
   new name to change it. Paths are relative (strategies/my-idea.ts); nothing outside the workspace exists.
 - Every reply must be a tool call. Keep code compact: no long comments.
+- Prefer ta's batch functions to per-bar loops; in a loop, read series into locals first
+  (const c = bars.close), as a property read per bar costs more than the arithmetic.
 
 # Tools
 
