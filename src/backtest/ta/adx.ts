@@ -38,7 +38,30 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
   let avgMinus = 0;
   let dxCount = 0;
   let avgDx = 0;
+  const state = new Float64Array(STATE_SIZE);
   for (let i = 0; i < n; i++) {
+    if (dxCount >= period) {
+      // Both warm-ups are done: the steady loop takes the bars it can (see adxSteady).
+      state[PREV_HIGH] = prevHigh;
+      state[PREV_LOW] = prevLow;
+      state[PREV_CLOSE] = prevClose;
+      state[AVG_TR] = avgTr;
+      state[AVG_PLUS] = avgPlus;
+      state[AVG_MINUS] = avgMinus;
+      state[AVG_DX] = avgDx;
+      const stop = adxSteady(h, l, c, adxLine, plusDi, minusDi, i, state, factor);
+      if (stop > i) {
+        prevHigh = state[PREV_HIGH]!;
+        prevLow = state[PREV_LOW]!;
+        prevClose = state[PREV_CLOSE]!;
+        avgTr = state[AVG_TR]!;
+        avgPlus = state[AVG_PLUS]!;
+        avgMinus = state[AVG_MINUS]!;
+        avgDx = state[AVG_DX]!;
+        i = stop;
+        if (i >= n) break;
+      }
+    }
     const hi = h[i]!;
     const lo = l[i]!;
     const cl = c[i]!;
@@ -102,4 +125,79 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
     }
   }
   return { adx: adxLine, plusDi, minusDi };
+}
+
+const PREV_HIGH = 0;
+const PREV_LOW = 1;
+const PREV_CLOSE = 2;
+const AVG_TR = 3;
+const AVG_PLUS = 4;
+const AVG_MINUS = 5;
+const AVG_DX = 6;
+const STATE_SIZE = 7;
+
+/**
+ * adx past both warm-ups, over bars with finite inputs and high ≥ low, in a short function of its
+ * own: the general loop's arithmetic, exactly, without its NaN and warm-up branches, and with the
+ * true range as max(high, prevClose) − min(low, prevClose) (the same value when high ≥ low, and
+ * predictable on real bars). The state comes and goes in a Float64Array: handed in as number
+ * arguments, loop-carried values can stay boxed in V8's optimised code. Returns the first bar it
+ * did not take.
+ */
+function adxSteady(
+  h: Float64Array,
+  l: Float64Array,
+  c: Float64Array,
+  adxLine: Float64Array,
+  plusDi: Float64Array,
+  minusDi: Float64Array,
+  from: number,
+  state: Float64Array,
+  factor: number,
+): number {
+  const n = adxLine.length;
+  let prevHigh = state[PREV_HIGH]!;
+  let prevLow = state[PREV_LOW]!;
+  let prevClose = state[PREV_CLOSE]!;
+  let avgTr = state[AVG_TR]!;
+  let avgPlus = state[AVG_PLUS]!;
+  let avgMinus = state[AVG_MINUS]!;
+  let avgDx = state[AVG_DX]!;
+  let i = from;
+  for (; i < n; i++) {
+    const hi = h[i]!;
+    const lo = l[i]!;
+    const cl = c[i]!;
+    if (hi - hi !== 0 || lo - lo !== 0 || cl - cl !== 0 || !(hi >= lo)) break;
+    // biome-ignore lint/complexity/useMathMinMax: Math.max/min also order NaN and −0 (more branches).
+    const top = prevClose > hi ? prevClose : hi;
+    // biome-ignore lint/complexity/useMathMinMax: as above.
+    const bottom = prevClose < lo ? prevClose : lo;
+    const tr = top - bottom;
+    const up = hi - prevHigh;
+    const down = prevLow - lo;
+    const plusDm = (Math.abs(up) + up) * 0.5 * +(up >= down);
+    const minusDm = (Math.abs(down) + down) * 0.5 * +(down >= up);
+    prevHigh = hi;
+    prevLow = lo;
+    prevClose = cl;
+    avgTr = (tr - avgTr) * factor + avgTr;
+    avgPlus = (plusDm - avgPlus) * factor + avgPlus;
+    avgMinus = (minusDm - avgMinus) * factor + avgMinus;
+    const inv = avgTr === 0 ? 0 : 100 / avgTr;
+    plusDi[i] = avgPlus * inv;
+    minusDi[i] = avgMinus * inv;
+    const sum = avgPlus + avgMinus;
+    const dx = sum === 0 || avgTr === 0 ? 0 : (Math.abs(avgPlus - avgMinus) / sum) * 100;
+    avgDx = (dx - avgDx) * factor + avgDx;
+    adxLine[i] = avgDx;
+  }
+  state[PREV_HIGH] = prevHigh;
+  state[PREV_LOW] = prevLow;
+  state[PREV_CLOSE] = prevClose;
+  state[AVG_TR] = avgTr;
+  state[AVG_PLUS] = avgPlus;
+  state[AVG_MINUS] = avgMinus;
+  state[AVG_DX] = avgDx;
+  return i;
 }

@@ -1,9 +1,9 @@
 /**
- * ATR's steady loop computes the true range as max(high, prevClose) − min(low, prevClose) and
- * leaves it for the general path on a NaN or an inverted bar. These cases make every branch of
- * that split happen: gaps up and down past the bar, bars with high < low, and missing bars.
+ * ATR's and ADX's steady loops compute the true range as max(high, prevClose) − min(low, prevClose)
+ * and leave a NaN or an inverted bar to the general path. These cases make every branch of that
+ * split happen: gaps up and down past the bar, bars with high < low, and missing bars.
  */
-import { ATR } from "trading-signals";
+import { ADX, ATR } from "trading-signals";
 import { describe, expect, it } from "vitest";
 import { ta } from "../../src/backtest/ta/index.ts";
 
@@ -70,6 +70,47 @@ describe("ta.atr on gaps, inverted bars and missing bars", () => {
         const j = i < at ? i : i + 1;
         if (Number.isNaN(without[i]!)) expect(withGap[j], `[${j}]`).toBeNaN();
         else expect(withGap[j], `gap at ${at}, [${j}]`).toBe(without[i]);
+      }
+    }
+  });
+});
+
+describe("ta.adx on gaps, inverted bars and missing bars", () => {
+  const n = 3000;
+  const m = gappyMarket(n);
+
+  it("equals trading-signals' ADX and DIs where the previous close lies outside the bar and where high < low", () => {
+    for (const period of [3, 14]) {
+      const ours = ta.adx(m.high, m.low, m.close, period);
+      const ref = new ADX(period);
+      let compared = 0;
+      for (let i = 0; i < n; i++) {
+        const r = ref.add({ high: m.high[i]!, low: m.low[i]!, close: m.close[i]! });
+        if (!ref.isStable || r === null) continue;
+        expectClose(ours.adx[i]!, r, `adx(${period})[${i}]`);
+        // trading-signals gives the DIs as fractions, ours are percentages.
+        expectClose(ours.plusDi[i]!, (ref.pdi as number) * 100, `plusDi(${period})[${i}]`);
+        expectClose(ours.minusDi[i]!, (ref.mdi as number) * 100, `minusDi(${period})[${i}]`);
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(n - 2 * period);
+    }
+  });
+
+  it("skips a missing bar: every later value equals the ADX of the series without that bar", () => {
+    for (const at of [5, 26, 27, 1500, n - 2]) {
+      const close = m.close.slice();
+      close[at] = Number.NaN;
+      const withGap = ta.adx(m.high, m.low, close, 14);
+      const keep = (a: Float64Array) => Float64Array.from([...a.subarray(0, at), ...a.subarray(at + 1)]);
+      const without = ta.adx(keep(m.high), keep(m.low), keep(m.close), 14);
+      for (const key of ["adx", "plusDi", "minusDi"] as const) {
+        expect(withGap[key][at], key).toBeNaN();
+        for (let i = 0; i < n - 1; i++) {
+          const j = i < at ? i : i + 1;
+          if (Number.isNaN(without[key][i]!)) expect(withGap[key][j], `${key}[${j}]`).toBeNaN();
+          else expect(withGap[key][j], `${key}, gap at ${at}, [${j}]`).toBe(without[key][i]);
+        }
       }
     }
   });
