@@ -80,11 +80,8 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
       tr = trueRange(hi, lo, prevClose);
       const up = hi - prevHigh;
       const down = prevLow - lo;
-      // Branch-free, as which of up and down is larger is a coin flip: (|x| + x)·½ is exactly
-      // max(x, 0), and a comparison turned into 0 or 1 picks it or 0 (both are ≥ 0, so no −0).
-      // Equal to `up < 0 || up < down ? 0 : up` and its mirror.
-      plusDm = (Math.abs(up) + up) * 0.5 * +(up >= down);
-      minusDm = (Math.abs(down) + down) * 0.5 * +(down >= up);
+      plusDm = directional(up, down);
+      minusDm = directional(down, up);
     }
     prevHigh = hi;
     prevLow = lo;
@@ -104,27 +101,56 @@ export function adx(high: Series, low: Series, close: Series, period = 14): AdxR
       avgPlus = (avgPlus + plusDm) / period;
       avgMinus = (avgMinus + minusDm) / period;
     } else {
-      avgTr = (tr - avgTr) * factor + avgTr;
-      avgPlus = (plusDm - avgPlus) * factor + avgPlus;
-      avgMinus = (minusDm - avgMinus) * factor + avgMinus;
+      avgTr = wilderStep(avgTr, tr, factor);
+      avgPlus = wilderStep(avgPlus, plusDm, factor);
+      avgMinus = wilderStep(avgMinus, minusDm, factor);
     }
-    // A zero ATR (flat bars) has no direction: report 0 rather than 0/0. Two divisions a bar, not
-    // three: the ATR cancels out of DX = |+DI − −DI| / (+DI + −DI) (equal up to rounding).
-    const inv = avgTr === 0 ? 0 : 100 / avgTr;
-    plusDi[i] = avgPlus * inv;
-    minusDi[i] = avgMinus * inv;
-    const sum = avgPlus + avgMinus;
-    const dx = sum === 0 || avgTr === 0 ? 0 : (Math.abs(avgPlus - avgMinus) / sum) * 100;
+    const dx = writeDi(i, avgTr, avgPlus, avgMinus, plusDi, minusDi);
     dxCount++;
     if (dxCount < period) {
       avgDx += dx;
       adxLine[i] = Number.NaN;
     } else {
-      avgDx = dxCount === period ? (avgDx + dx) / period : (dx - avgDx) * factor + avgDx;
+      avgDx = dxCount === period ? (avgDx + dx) / period : wilderStep(avgDx, dx, factor);
       adxLine[i] = avgDx;
     }
   }
   return { adx: adxLine, plusDi, minusDi };
+}
+
+/**
+ * Wilder's +DM from this bar's up move and down move (−DM with the two swapped): the move if it
+ * is positive and not smaller than the other, else 0. Branch-free, as which move is larger is a
+ * coin flip: (|x| + x)·½ is exactly max(x, 0), and the comparison turned into 0 or 1 picks it or 0
+ * (both ≥ 0, so no −0). Equal to `move < 0 || move < other ? 0 : move`.
+ */
+function directional(move: number, other: number): number {
+  return (Math.abs(move) + move) * 0.5 * +(move >= other);
+}
+
+/** One step of Wilder's smoothing past its seed, in the form trading-signals uses. */
+function wilderStep(avg: number, x: number, factor: number): number {
+  return (x - avg) * factor + avg;
+}
+
+/**
+ * Writes bar i's +DI and −DI and returns its DX. A zero ATR (flat bars) has no direction: 0 rather
+ * than 0/0. Two divisions a bar, not three: the ATR cancels out of DX = |+DI − −DI| / (+DI + −DI)
+ * (equal up to rounding).
+ */
+function writeDi(
+  i: number,
+  avgTr: number,
+  avgPlus: number,
+  avgMinus: number,
+  plusDi: Float64Array,
+  minusDi: Float64Array,
+): number {
+  const inv = avgTr === 0 ? 0 : 100 / avgTr;
+  plusDi[i] = avgPlus * inv;
+  minusDi[i] = avgMinus * inv;
+  const sum = avgPlus + avgMinus;
+  return sum === 0 || avgTr === 0 ? 0 : (Math.abs(avgPlus - avgMinus) / sum) * 100;
 }
 
 const PREV_HIGH = 0;
@@ -176,20 +202,13 @@ function adxSteady(
     const tr = top - bottom;
     const up = hi - prevHigh;
     const down = prevLow - lo;
-    const plusDm = (Math.abs(up) + up) * 0.5 * +(up >= down);
-    const minusDm = (Math.abs(down) + down) * 0.5 * +(down >= up);
     prevHigh = hi;
     prevLow = lo;
     prevClose = cl;
-    avgTr = (tr - avgTr) * factor + avgTr;
-    avgPlus = (plusDm - avgPlus) * factor + avgPlus;
-    avgMinus = (minusDm - avgMinus) * factor + avgMinus;
-    const inv = avgTr === 0 ? 0 : 100 / avgTr;
-    plusDi[i] = avgPlus * inv;
-    minusDi[i] = avgMinus * inv;
-    const sum = avgPlus + avgMinus;
-    const dx = sum === 0 || avgTr === 0 ? 0 : (Math.abs(avgPlus - avgMinus) / sum) * 100;
-    avgDx = (dx - avgDx) * factor + avgDx;
+    avgTr = wilderStep(avgTr, tr, factor);
+    avgPlus = wilderStep(avgPlus, directional(up, down), factor);
+    avgMinus = wilderStep(avgMinus, directional(down, up), factor);
+    avgDx = wilderStep(avgDx, writeDi(i, avgTr, avgPlus, avgMinus, plusDi, minusDi), factor);
     adxLine[i] = avgDx;
   }
   state[PREV_HIGH] = prevHigh;
