@@ -436,6 +436,8 @@ class Engine {
    * Marks a position held without stops over bars [from, to), where no event can change it: the
    * same arithmetic as the main loop, minus its checks. Stops early (returning that bar) where the
    * equity reaches 0, so the main loop liquidates there; `heldEq` carries the last marked equity.
+   * holdWithStops gives the same result with no levels set, but reading high and low and testing
+   * them on every held bar cost S1 (EMA 12/26, 1M bars) 1.2–1.8 ms of its 11, so this stays.
    */
   private holdThrough(
     from: number,
