@@ -365,8 +365,6 @@ class Engine {
   private readonly skipFlat: boolean;
   /** Any stop loss, take profit or trailing stop: without one the intrabar check has nothing to do. */
   private readonly hasStops: boolean;
-  /** Equity at the last bar a hold loop marked. */
-  private heldEq = 0;
 
   constructor(bars: Bars, signals: Signals, opts: SimulationOptions, risk: RiskConfig, sizing: SizingConfig) {
     const { open, high, low, close, time } = bars;
@@ -435,7 +433,9 @@ class Engine {
   /**
    * Marks a position held without stops over bars [from, to), where no event can change it: the
    * same arithmetic as the main loop, minus its checks. Stops early (returning that bar) where the
-   * equity reaches 0, so the main loop liquidates there; `heldEq` carries the last marked equity.
+   * equity reaches 0, so the main loop liquidates there. The last marked equity stays in `equity`
+   * for the caller to read back: carried out of the loop in a field, the running value made V8
+   * compile a slower loop (1M held bars: 7.7 ms, against 5.5 ms read back).
    * holdWithStops gives the same result with no levels set, but reading high and low and testing
    * them on every held bar cost S1 (EMA 12/26, 1M bars) 1.2–1.8 ms of its 11, so this stays.
    */
@@ -451,22 +451,19 @@ class Engine {
     const units = book.units;
     const cash = book.cash;
     let prev = prevEq;
-    for (let t = from; t < to; t++) {
+    let t = from;
+    for (; t < to; t++) {
       const o = open[t] as number;
       const eqOpen = cash + units * o;
       const c = close[t] as number;
       const eq = cash + units * c;
-      if (!(eqOpen > 0) || !(eq > 0)) {
-        this.heldEq = prev;
-        return t;
-      }
+      if (!(eqOpen > 0) || !(eq > 0)) break;
       position[t] = (units * o) / eqOpen;
       equity[t] = eq;
       returns[t] = prev > 0 ? eq / prev - 1 : 0;
       prev = eq;
     }
-    this.heldEq = prev;
-    return to;
+    return t;
   }
 
   /**
@@ -521,7 +518,6 @@ class Engine {
       }
     }
     book.trailLv = trail;
-    this.heldEq = prev;
     return t;
   }
 
@@ -589,7 +585,8 @@ class Engine {
             (this.hasStops
               ? this.holdWithStops(t + 1, next, eq, equity, returns, position)
               : this.holdThrough(t + 1, next, eq, equity, returns, position)) - 1;
-          prevEq = this.heldEq;
+          // Every bar a hold loop passes is marked; if it passed none, bar t is still this one.
+          prevEq = equity[t] as number;
         }
       } else if (this.skipFlat && book.side === 0 && !this.pending && !ruined) {
         // Flat until the next entry event: equity stands still, so its returns and position stay

@@ -520,6 +520,30 @@ describe("simulate: properties", () => {
     );
   });
 
+  it("ruin several bars into a held stretch: the hold loops hand the main loop the last marked equity", () => {
+    // A short that loses a little on each held bar, then everything: the hold loop marks bars 2–4
+    // and stops at 5, where the main loop liquidates; bar 5's return is measured from bar 4's equity.
+    const bars = barsOf([
+      [100, 100, 100, 100],
+      [100, 100, 100, 100],
+      [100, 110, 100, 110],
+      [110, 120, 110, 120],
+      [120, 130, 120, 130],
+      [130, 260, 130, 250],
+      [250, 250, 250, 250],
+    ]);
+    const signals = events(7, { enterShort: [0] });
+    for (const risk of [{}, { stop_loss: { percent: 500 } }]) {
+      const opts: SimulationOptions = { ...base, direction: "long_short", risk };
+      const r = simulate(bars, signals, opts);
+      expect(r).toEqual(simulate(bars, signals, { ...opts, exhaustive: true }));
+      expect(r.trades.map((t) => [t.reason, t.exitIndex])).toEqual([["liquidation", 5]]);
+      for (const [i, e] of [1, 1, 0.9, 0.8, 0.7, 0, 0].entries()) expect(r.equity[i]).toBeCloseTo(e, 12);
+      expect(r.returns[4]).toBeCloseTo(0.7 / 0.8 - 1, 12);
+      expect(r.returns[5]).toBe(-1);
+    }
+  });
+
   it("skipping flat stretches and fast-marking held ones give exactly what stepping through every bar gives", () => {
     // Sparse events make long held stretches for the hold loops, with and without stops.
     const cases = fc.oneof(
