@@ -134,7 +134,7 @@ describe("drawdown", () => {
   it("equals the plain per-bar computation on random equity curves", () => {
     fc.assert(
       fc.property(
-        // Zeros weighted up: runs of them are flat stretches, which the drawdown pass skips over.
+        // Zeros weighted up: flat stretches, and episodes that reach the same depth again (ties).
         fc.array(fc.constantFrom(-0.2, -0.05, -0.01, 0, 0, 0, 0, 0.01, 0.05, 0.2), {
           minLength: 1,
           maxLength: 80,
