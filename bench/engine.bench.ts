@@ -93,6 +93,38 @@ async function timeBoth(fn: () => unknown, runs = RUNS): Promise<Timed> {
   return { wall: await medianMs(fn, runs, 1), cpu: await bestCpuMs(fn, runs, 0) };
 }
 
+interface StageFloor {
+  sandbox: number;
+  passes: number;
+  hold: number;
+  metrics: number;
+  total: number;
+}
+
+/**
+ * What S1 costs with each stage at its least work, each measured on its own: the sandbox call
+ * with no strategy work (close in, two event columns out), the strategy's own four passes (two
+ * EMAs, crossover, crossunder) run in the host, a simulation that holds one position through
+ * every bar (no signal handling, no trades) and the metrics of that record. Numba's fused loop
+ * does all of S1 in one pass; this sum is the least that the issue's separation of sandboxed
+ * signals, trusted simulator and metrics over per-bar returns costs here, before any trade.
+ */
+async function s1StageFloor(
+  bars: Bars,
+  sandbox: number,
+  signalPasses: () => unknown,
+  sim: SimulationOptions,
+): Promise<StageFloor> {
+  const passes = await bestCpuMs(signalPasses);
+  const enterLong = new Uint8Array(N);
+  enterLong[0] = 1;
+  const held = { kind: "events" as const, enterLong, exitLong: new Uint8Array(N) };
+  const hold = await bestCpuMs(() => simulate(bars, held, sim));
+  const record = simulate(bars, held, sim);
+  const m = await bestCpuMs(() => metrics(record, { timeframe: "1m" }));
+  return { sandbox, passes, hold, metrics: m, total: sandbox + passes + hold + m };
+}
+
 /** Sharpe of per-bar returns exactly as the peer would write it: sample std, 24/7 year of 1m bars. */
 function peerSharpe(ret: Float64Array): number {
   const n = ret.length;
@@ -362,11 +394,14 @@ walk_forward: { folds: 4 }
     breakdown: string;
   }[] = [];
   let floorCpu = Number.NaN;
+  let s1Floor: StageFloor | undefined;
   try {
     const noop = await sandbox.load(NOOP_STRATEGY);
     if (!noop.ok) throw new Error(`noop: ${noop.error.message}`);
     floorCpu = await bestCpuMs(() => noop.handle.signals(bars, {}));
     noop.handle.dispose();
+    const s1 = strategies[0] as (typeof strategies)[number];
+    s1Floor = await s1StageFloor(bars, floorCpu, s1.host, s1.sim as SimulationOptions);
     for (const s of strategies) {
       const loaded = await sandbox.load(s.code);
       if (!loaded.ok) throw new Error(`${s.name}: ${loaded.error.message}`);
@@ -443,6 +478,12 @@ walk_forward: { folds: 4 }
     console.log(`  ${row.breakdown}`);
     console.log(`  (a) vs ours: ${agreement(row.ours, row.peerOut)}`);
     if (nb) console.log(`  (b) vs ours: ${agreement(row.ours, nb)}`);
+    if (row.key === "s1" && s1Floor) {
+      const f = s1Floor;
+      console.log(
+        `  S1 with every stage at its least work: empty sandbox call ${f.sandbox.toFixed(1)} + the strategy's 4 passes in the host ${f.passes.toFixed(1)} + simulate one position held through every bar ${f.hold.toFixed(1)} + its metrics ${f.metrics.toFixed(1)} = ${f.total.toFixed(1)} ms CPU${nb ? ` = ${(f.total / nb.cpuMs).toFixed(2)}x numba's whole S1 loop` : ""}`,
+      );
+    }
     const vsA = row.peer.cpu / row.core.cpu;
     console.log(
       `  core speed-up vs (a): ${ratio(row.peer.wall, row.core.wall)} wall, ${ratio(row.peer.cpu, row.core.cpu)} CPU`,
