@@ -9,7 +9,10 @@
  *       per-bar loop applying the same rules (next-open fills, fees and slippage per side, the ATR
  *       stop checked intrabar conservatively) and the same metrics (total return, Sharpe);
  *   (b) the same loops compiled with numba (bench/engine_numba.py), skipped with a note when no
- *       python3 with numba is found.
+ *       python3 with numba is found;
+ *   (b') for S1, not a goal: numba producing everything the core produces (the equity, return and
+ *       position columns, the trade records, the core's metrics and the daily series), checked
+ *       figure by figure against the core's.
  * Both baselines must agree with the engine on the trade count and final equity, or DISAGREE is
  * printed. CPU time is printed next to the median wall time: the shared VM is loaded, and best-of-n
  * process CPU time (all threads, so the isolate's too) is the steadier figure.
@@ -20,7 +23,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ATR, BollingerBands, EMA, RSI } from "trading-signals";
-import { metrics } from "../src/backtest/metrics.ts";
+import { METRIC_CAP, type Metrics, metrics } from "../src/backtest/metrics.ts";
 import { Sandbox } from "../src/backtest/sandbox/index.ts";
 import { type SimulationOptions, simulate } from "../src/backtest/simulate.ts";
 import { ta } from "../src/backtest/ta/index.ts";
@@ -258,6 +261,45 @@ interface NumbaResult {
   trades: number;
   finalEquity: number;
   sharpe: number;
+  /** s1Outputs only: the figures listed in OUTPUT_CHECKS, in that order. */
+  checks?: number[];
+}
+
+/**
+ * What engine_numba.py's s1_full reports next to the core's own figure of the same name; `capped`
+ * figures are clamped to ±METRIC_CAP by the core, so numba's are clamped before comparing.
+ */
+const OUTPUT_CHECKS: [string, (m: Metrics) => number, "capped"?][] = [
+  ["max drawdown", (m) => m.maxDrawdown],
+  ["max drawdown bars", (m) => m.maxDrawdownBars],
+  ["longest drawdown bars", (m) => m.longestDrawdownBars],
+  ["sortino", (m) => m.sortino, "capped"],
+  ["skew", (m) => m.skew, "capped"],
+  ["kurtosis", (m) => m.kurtosis, "capped"],
+  ["exposure", (m) => m.exposure],
+  ["profit factor", (m) => m.profitFactor, "capped"],
+  ["win rate", (m) => m.winRate],
+  ["days", (m) => m.daily.day.length],
+  ["cagr", (m) => m.cagr, "capped"],
+  ["calmar", (m) => m.calmar, "capped"],
+  ["average trade", (m) => m.avgTrade],
+  ["turnover a year", (m) => m.turnover],
+];
+
+/** The core's figures against numba's, within 1e-6 relative. */
+function outputAgreement(m: Metrics, checks: number[]): string {
+  const off: string[] = [];
+  OUTPUT_CHECKS.forEach(([name, get, capped], i) => {
+    const raw = checks[i] ?? Number.NaN;
+    const theirs = capped ? Math.max(-METRIC_CAP, Math.min(METRIC_CAP, raw)) : raw;
+    const ours = get(m);
+    if (!(Math.abs(ours - theirs) <= 1e-6 * Math.max(1, Math.abs(ours)))) {
+      off.push(`${name} ${ours.toPrecision(6)} vs ${theirs.toPrecision(6)}`);
+    }
+  });
+  return off.length === 0
+    ? `agree on all ${OUTPUT_CHECKS.length} (${OUTPUT_CHECKS.map(([n]) => n).join(", ")})`
+    : `DISAGREE on ${off.join(", ")}`;
 }
 
 /** The first python3 that can import numba (pyenv shims often shadow the apt-installed one). */
@@ -273,17 +315,18 @@ function runNumba(
   bars: Bars,
   fee: number,
   slip: number,
-): { s1: NumbaResult; s2: NumbaResult; version: string } | string {
+): { s1: NumbaResult; s1Outputs: NumbaResult; s2: NumbaResult; version: string } | string {
   const py = findPython();
   if (!py) return "skipped: no python3 with numba (apt-get install python3-numba)";
   const dir = mkdtempSync(join(tmpdir(), "alphaloop-engine-"));
   try {
     const path = join(dir, "bars.f64");
-    const cols = new Float64Array(4 * N);
+    const cols = new Float64Array(5 * N);
     cols.set(bars.open, 0);
     cols.set(bars.high, N);
     cols.set(bars.low, 2 * N);
     cols.set(bars.close, 3 * N);
+    cols.set(bars.time, 4 * N);
     writeFileSync(path, new Uint8Array(cols.buffer));
     const args = { path, n: N, feeBps: fee * 1e4, slippageBps: slip * 1e4, s1: S1, s2: S2, runs: RUNS };
     const r = spawnSync(py, [join(here, "engine_numba.py"), JSON.stringify(args)], {
@@ -294,9 +337,10 @@ function runNumba(
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as {
       numba: string;
       s1: NumbaResult;
+      s1Outputs: NumbaResult;
       s2: NumbaResult;
     };
-    return { s1: out.s1, s2: out.s2, version: `${py}, numba ${out.numba}` };
+    return { s1: out.s1, s1Outputs: out.s1Outputs, s2: out.s2, version: `${py}, numba ${out.numba}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -392,6 +436,7 @@ walk_forward: { folds: 4 }
     ours: Outcome;
     peerOut: Outcome;
     breakdown: string;
+    metrics: Metrics | undefined;
   }[] = [];
   let floorCpu = Number.NaN;
   let s1Floor: StageFloor | undefined;
@@ -407,6 +452,7 @@ walk_forward: { folds: 4 }
       if (!loaded.ok) throw new Error(`${s.name}: ${loaded.error.message}`);
       const handle = loaded.handle;
       let ours: Outcome = { trades: 0, finalEquity: 0, sharpe: 0 };
+      let lastMetrics: Metrics | undefined;
       const core = async () => {
         const r = await handle.signals(bars, s.params);
         if (!r.ok) throw new Error(`${s.name}: ${r.error.message}`);
@@ -414,6 +460,7 @@ walk_forward: { folds: 4 }
         const m = metrics(sim, { timeframe: "1m" });
         // The equity array, not 1 + totalReturn: near ruin that sum has lost its digits.
         ours = { trades: m.tradeCount, finalEquity: sim.equity[N - 1] as number, sharpe: m.sharpe };
+        lastMetrics = m;
       };
       const coreT = await timeBoth(core);
       // Where the core's CPU time goes.
@@ -452,6 +499,7 @@ walk_forward: { folds: 4 }
         peer: peerT,
         ours,
         peerOut,
+        metrics: lastMetrics,
         breakdown: `core CPU: sandboxed signals ${sigCpu.toFixed(1)} ms (the same code in the host ${hostCpu.toFixed(1)} ms; last call wall: transfer in ${r.timings.transferMs.toFixed(1)}, strategy ${r.timings.signalsMs.toFixed(0)}, validate ${r.timings.validateMs.toFixed(0)}), simulate ${simCpu.toFixed(1)} ms, metrics ${metCpu.toFixed(1)} ms (${ours.trades} trades)\n  full eval: last run (wall): ${last}; without the look-ahead check (folds signalled one by one) ${foldsCpu.toFixed(0)} ms CPU`,
       });
     }
@@ -482,6 +530,18 @@ walk_forward: { folds: 4 }
       const f = s1Floor;
       console.log(
         `  S1 with every stage at its least work: empty sandbox call ${f.sandbox.toFixed(1)} + the strategy's 4 passes in the host ${f.passes.toFixed(1)} + simulate one position held through every bar ${f.hold.toFixed(1)} + its metrics ${f.metrics.toFixed(1)} = ${f.total.toFixed(1)} ms CPU${nb ? ` = ${(f.total / nb.cpuMs).toFixed(2)}x numba's whole S1 loop` : ""}`,
+      );
+    }
+    const full = typeof numba === "string" || row.key !== "s1" ? null : numba.s1Outputs;
+    if (full && row.metrics) {
+      // Not a goal: numba doing the core's whole output, for judging how much of the gap to (b)
+      // is the outputs (columns, trade records, twenty metrics, the daily series) and how much the
+      // separate passes.
+      console.log(
+        `  (b') numba, S1 with the core's outputs (columns, trade records, metrics, daily series): ${full.wallMs.toFixed(1)} ms wall, ${full.cpuMs.toFixed(1)} ms CPU; core ${(row.core.cpu / full.cpuMs).toFixed(2)}x slower CPU`,
+      );
+      console.log(
+        `  (b') vs ours: trades ${full.trades} vs ${row.ours.trades}; ${outputAgreement(row.metrics, full.checks ?? [])}`,
       );
     }
     const vsA = row.peer.cpu / row.core.cpu;

@@ -5,13 +5,15 @@ bar t's close fills at t+1's open; fees and slippage per side; fixed fraction 1;
 stop (Wilder ATR with the simulator's mean-of-first-TRs warm-up, level set from the signal bar's
 ATR) checked intrabar conservatively (open through the stop fills at the open, else a low at or
 below it fills at the stop); the position left open is closed at the last close. Metrics: total
-return and annualised Sharpe of per-bar returns (sample std, 24/7 year).
+return and annualised Sharpe of per-bar returns (sample std, 24/7 year). `s1_full` is S1 again
+with everything the engine's core produces: the equity, return and position columns, the trade
+records, the core's scalar metrics and the daily series.
 
 Input: argv[1] is a JSON object {path, n, feeBps, slippageBps, s1: {fast, slow}, s2: {period,
 mult, rsiPeriod, rsiMax, atrPeriod, atrMult}, runs}; the file holds n float64 values each of open,
-high, low and close, in that order. Output: one JSON line with per-strategy median wall and
-best-of CPU milliseconds of the compiled loop (after a warm-up call that compiles it), trade
-count, final equity and Sharpe.
+high, low, close and open time (ms), in that order. Output: one JSON line with per-strategy median
+wall and best-of CPU milliseconds of the compiled loop (after a warm-up call that compiles it),
+trade count, final equity and Sharpe (s1, s2), and for s1Outputs also the checks above.
 """
 
 import json
@@ -204,6 +206,228 @@ def s2_loop(o, h, l, c, period, mult, rsi_period, rsi_max, atr_period, atr_mult,
     return trades, cash, _metrics(ret)
 
 
+@njit(cache=False)
+def s1_full(o, c, tm, fast, slow, fee, slip):
+    """S1 with the outputs the engine's core produces, not only total return and Sharpe: the
+    equity, return and position columns, the trade records, the core's scalar metrics and the
+    daily series (the rules of src/backtest/metrics.ts). Returns (trade count, final equity,
+    Sharpe, checks, columns, trades, daily) with checks = [max drawdown, its bars, longest
+    drawdown bars, Sortino, skew, kurtosis, exposure, profit factor, win rate, days, CAGR, Calmar,
+    average trade, turnover a year]."""
+    n = c.shape[0]
+    af = 2.0 / (fast + 1)
+    aslow = 2.0 / (slow + 1)
+    ef = 0.0
+    es = 0.0
+    pf = 0.0
+    ps = 0.0
+    cash = 1.0
+    units = 0.0
+    pending = 0
+    prev_eq = 1.0
+    turnover = 0.0
+    equity = np.empty(n)
+    ret = np.empty(n)
+    pos = np.zeros(n)
+    cap = n // 2 + 1
+    t_entry = np.empty(cap, np.int64)
+    t_exit = np.empty(cap, np.int64)
+    t_entry_px = np.empty(cap)
+    t_exit_px = np.empty(cap)
+    t_reason = np.empty(cap, np.int8)
+    t_pnl = np.empty(cap)
+    t_fees = np.empty(cap)
+    k = 0
+    entry_i = 0
+    entry_px = 0.0
+    before = 0.0
+    fees = 0.0
+    for t in range(n):
+        if pending == 1:
+            ref = o[t]
+            before = cash
+            u = cash / (ref * (1.0 + slip + (1.0 + slip) * fee))
+            px = ref * (1.0 + slip)
+            f = u * px * fee
+            turnover += u * ref / cash
+            cash -= u * px + f
+            units = u
+            fees = f
+            entry_i = t
+            entry_px = px
+        elif pending == -1:
+            ref = o[t]
+            marked = cash + units * ref
+            px = ref * (1.0 - slip)
+            f = units * px * fee
+            turnover += units * ref / marked
+            cash += units * px - f
+            fees += f
+            t_entry[k] = entry_i
+            t_exit[k] = t
+            t_entry_px[k] = entry_px
+            t_exit_px[k] = px
+            t_reason[k] = 0
+            t_pnl[k] = cash / before - 1.0
+            t_fees[k] = fees / before
+            k += 1
+            units = 0.0
+        pending = 0
+        if units > 0.0:
+            pos[t] = units * o[t] / (cash + units * o[t])
+        x = c[t]
+        if t == 0:
+            ef = x
+            es = x
+        else:
+            ef = x * af + ef * (1.0 - af)
+            es = x * aslow + es * (1.0 - aslow)
+        eq = cash + units * x
+        if t == n - 1:
+            if units > 0.0:
+                marked = cash + units * x
+                px = x * (1.0 - slip)
+                f = units * px * fee
+                turnover += units * x / marked
+                cash += units * px - f
+                fees += f
+                t_entry[k] = entry_i
+                t_exit[k] = t
+                t_entry_px[k] = entry_px
+                t_exit_px[k] = px
+                t_reason[k] = 5
+                t_pnl[k] = cash / before - 1.0
+                t_fees[k] = fees / before
+                k += 1
+                units = 0.0
+            eq = cash
+        elif t >= slow:
+            if units > 0.0:
+                if ef < es and pf >= ps:
+                    pending = -1
+            elif ef > es and pf <= ps:
+                pending = 1
+        equity[t] = eq
+        ret[t] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
+        prev_eq = eq
+        pf = ef
+        ps = es
+    # Metrics, as src/backtest/metrics.ts computes them.
+    s = 0.0
+    down = 0.0
+    held = 0
+    for i in range(n):
+        r = ret[i]
+        s += r
+        if r < 0.0:
+            down += r * r
+        if pos[i] != 0.0:
+            held += 1
+    mean = s / n
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    for i in range(n):
+        d = ret[i] - mean
+        d2 = d * d
+        m2 += d2
+        m3 += d2 * d
+        m4 += d2 * d2
+    std = math.sqrt(m2 / (n - 1))
+    ann = math.sqrt(BARS_PER_YEAR_1M)
+    sharpe = (mean / std) * ann if std > 1e-12 else 0.0
+    down_dev = math.sqrt(down / n)
+    sortino = (mean / down_dev) * ann if down_dev > 1e-12 else 0.0
+    pop = m2 / n
+    skew = m3 / n / pop**1.5 if std > 1e-12 else 0.0
+    kurt = m4 / n / (pop * pop) - 3.0 if std > 1e-12 else 0.0
+    peak = 1.0
+    max_dd = 0.0
+    max_dd_bars = 0
+    longest = 0
+    i = 0
+    while i < n:
+        e = equity[i]
+        if e >= peak:
+            peak = e
+            i += 1
+            continue
+        low = peak
+        end = i
+        while end < n and equity[end] < peak:
+            if equity[end] < low:
+                low = equity[end]
+            end += 1
+        bars = end - i
+        if bars > longest:
+            longest = bars
+        depth = 1.0 - low / peak
+        if depth > max_dd or (depth == max_dd and depth > 0.0):
+            max_dd = depth
+            max_dd_bars = bars
+        i = end
+    years = n / BARS_PER_YEAR_1M
+    final = equity[n - 1]
+    cagr = final ** (1.0 / years) - 1.0 if final > 0.0 else -1.0
+    calmar = cagr / max_dd if max_dd > 1e-12 else 0.0
+    wins = 0
+    gross_win = 0.0
+    gross_loss = 0.0
+    pnl_sum = 0.0
+    for j in range(k):
+        p = t_pnl[j]
+        pnl_sum += p
+        if p > 0.0:
+            wins += 1
+            gross_win += p
+        elif p < 0.0:
+            gross_loss -= p
+    profit_factor = gross_win / gross_loss if gross_loss > 0.0 else 0.0
+    # Daily series: a day's return is its last equity over the previous day's last.
+    day_ms = 86_400_000.0
+    span = int(math.floor(tm[n - 1] / day_ms) - math.floor(tm[0] / day_ms)) + 1
+    day = np.empty(span)
+    day_ret = np.empty(span)
+    d = -1
+    day_open = 1.0
+    day_start = math.inf
+    day_end = -math.inf
+    for i in range(n):
+        ti = tm[i]
+        if ti >= day_end or ti < day_start:
+            if d >= 0:
+                close = equity[i - 1]
+                day_ret[d] = close / day_open - 1.0 if day_open > 0.0 else 0.0
+                day_open = close
+            d += 1
+            day_start = math.floor(ti / day_ms) * day_ms
+            day_end = day_start + day_ms
+            day[d] = day_start
+    day_ret[d] = equity[n - 1] / day_open - 1.0 if day_open > 0.0 else 0.0
+    checks = np.array(
+        [
+            max_dd,
+            max_dd_bars,
+            longest,
+            sortino,
+            skew,
+            kurt,
+            held / n,
+            profit_factor,
+            wins / k if k > 0 else 0.0,
+            d + 1.0,
+            cagr,
+            calmar,
+            pnl_sum / k if k > 0 else 0.0,
+            turnover / years,
+        ]
+    )
+    # Every column and record goes back to the caller, as the core's do, so none of their work is
+    # optimised away.
+    trades = (t_entry[:k], t_exit[:k], t_entry_px[:k], t_exit_px[:k], t_reason[:k], t_pnl[:k], t_fees[:k])
+    return k, equity[n - 1], sharpe, checks, (equity, ret, pos), trades, (day[: d + 1], day_ret[: d + 1])
+
+
 def timed(fn, runs):
     fn()  # compiles
     walls = []
@@ -217,27 +441,31 @@ def timed(fn, runs):
         walls.append((time.perf_counter() - w0) * 1000)
     walls.sort()
     cpus.sort()
-    trades, final_equity, sharpe = out
-    return {
+    trades, final_equity, sharpe = out[0], out[1], out[2]
+    result = {
         "wallMs": walls[len(walls) // 2],
         "cpuMs": cpus[0],  # best-of, as the TS side reports CPU time
         "trades": int(trades),
         "finalEquity": float(final_equity),
         "sharpe": float(sharpe),
     }
+    if len(out) > 3:
+        result["checks"] = [float(x) for x in out[3]]
+    return result
 
 
 def main():
     a = json.loads(sys.argv[1])
     n = a["n"]
-    cols = np.fromfile(a["path"], dtype=np.float64, count=4 * n).reshape(4, n)
-    o, h, l, c = (np.ascontiguousarray(cols[k]) for k in range(4))
+    cols = np.fromfile(a["path"], dtype=np.float64, count=5 * n).reshape(5, n)
+    o, h, l, c, tm = (np.ascontiguousarray(cols[k]) for k in range(5))
     fee = a["feeBps"] / 1e4
     slip = a["slippageBps"] / 1e4
     runs = a.get("runs", 7)
     p1 = a["s1"]
     p2 = a["s2"]
     s1 = timed(lambda: s1_loop(o, c, p1["fast"], p1["slow"], fee, slip), runs)
+    s1_outputs = timed(lambda: s1_full(o, c, tm, p1["fast"], p1["slow"], fee, slip), runs)
     s2 = timed(
         lambda: s2_loop(
             o,
@@ -257,7 +485,11 @@ def main():
     )
     import numba
 
-    print(json.dumps({"numba": numba.__version__, "numpy": np.__version__, "s1": s1, "s2": s2}))
+    print(
+        json.dumps(
+            {"numba": numba.__version__, "numpy": np.__version__, "s1": s1, "s1Outputs": s1_outputs, "s2": s2}
+        )
+    )
 
 
 if __name__ == "__main__":
