@@ -207,6 +207,23 @@ def s2_loop(o, h, l, c, period, mult, rsi_period, rsi_max, atr_period, atr_mult,
 
 
 @njit(cache=False)
+def _sell_all(ref, t, reason, k, units, cash, fees, turnover, before, fee, slip, rec_i, rec_f):
+    """Closes the whole long at `ref` as the simulator does and completes trade record k (its
+    entry bar and price were written at the entry). Returns the new cash, fees and turnover."""
+    px = ref * (1.0 - slip)
+    f = units * px * fee
+    turnover += units * ref / (cash + units * ref)
+    cash += units * px - f
+    fees += f
+    rec_i[k, 1] = t
+    rec_i[k, 2] = reason
+    rec_f[k, 1] = px
+    rec_f[k, 2] = cash / before - 1.0
+    rec_f[k, 3] = fees / before
+    return cash, fees, turnover
+
+
+@njit(cache=False)
 def s1_full(o, c, tm, fast, slow, fee, slip):
     """S1 with the outputs the engine's core produces, not only total return and Sharpe: the
     equity, return and position columns, the trade records, the core's scalar metrics and the
@@ -229,17 +246,11 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
     equity = np.empty(n)
     ret = np.empty(n)
     pos = np.zeros(n)
+    # Trade records: entry bar, exit bar, reason (0 signal, 5 end); entry price, exit price, pnl, fees.
     cap = n // 2 + 1
-    t_entry = np.empty(cap, np.int64)
-    t_exit = np.empty(cap, np.int64)
-    t_entry_px = np.empty(cap)
-    t_exit_px = np.empty(cap)
-    t_reason = np.empty(cap, np.int8)
-    t_pnl = np.empty(cap)
-    t_fees = np.empty(cap)
+    rec_i = np.empty((cap, 3), np.int64)
+    rec_f = np.empty((cap, 4))
     k = 0
-    entry_i = 0
-    entry_px = 0.0
     before = 0.0
     fees = 0.0
     for t in range(n):
@@ -253,23 +264,12 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
             cash -= u * px + f
             units = u
             fees = f
-            entry_i = t
-            entry_px = px
+            rec_i[k, 0] = t
+            rec_f[k, 0] = px
         elif pending == -1:
-            ref = o[t]
-            marked = cash + units * ref
-            px = ref * (1.0 - slip)
-            f = units * px * fee
-            turnover += units * ref / marked
-            cash += units * px - f
-            fees += f
-            t_entry[k] = entry_i
-            t_exit[k] = t
-            t_entry_px[k] = entry_px
-            t_exit_px[k] = px
-            t_reason[k] = 0
-            t_pnl[k] = cash / before - 1.0
-            t_fees[k] = fees / before
+            cash, fees, turnover = _sell_all(
+                o[t], t, 0, k, units, cash, fees, turnover, before, fee, slip, rec_i, rec_f
+            )
             k += 1
             units = 0.0
         pending = 0
@@ -285,19 +285,9 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
         eq = cash + units * x
         if t == n - 1:
             if units > 0.0:
-                marked = cash + units * x
-                px = x * (1.0 - slip)
-                f = units * px * fee
-                turnover += units * x / marked
-                cash += units * px - f
-                fees += f
-                t_entry[k] = entry_i
-                t_exit[k] = t
-                t_entry_px[k] = entry_px
-                t_exit_px[k] = px
-                t_reason[k] = 5
-                t_pnl[k] = cash / before - 1.0
-                t_fees[k] = fees / before
+                cash, fees, turnover = _sell_all(
+                    x, t, 5, k, units, cash, fees, turnover, before, fee, slip, rec_i, rec_f
+                )
                 k += 1
                 units = 0.0
             eq = cash
@@ -375,7 +365,7 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
     gross_loss = 0.0
     pnl_sum = 0.0
     for j in range(k):
-        p = t_pnl[j]
+        p = rec_f[j, 2]
         pnl_sum += p
         if p > 0.0:
             wins += 1
@@ -424,8 +414,9 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
     )
     # Every column and record goes back to the caller, as the core's do, so none of their work is
     # optimised away.
-    trades = (t_entry[:k], t_exit[:k], t_entry_px[:k], t_exit_px[:k], t_reason[:k], t_pnl[:k], t_fees[:k])
-    return k, equity[n - 1], sharpe, checks, (equity, ret, pos), trades, (day[: d + 1], day_ret[: d + 1])
+    columns = (equity, ret, pos)
+    daily = (day[: d + 1], day_ret[: d + 1])
+    return k, equity[n - 1], sharpe, checks, columns, (rec_i[:k], rec_f[:k]), daily
 
 
 def timed(fn, runs):
