@@ -522,7 +522,7 @@ describe("simulate: properties", () => {
 
   it("ruin several bars into a held stretch: the hold loops hand the main loop the last marked equity", () => {
     // A short that loses a little on each held bar, then everything: the hold loop marks bars 2–4
-    // and stops at 5, where the main loop liquidates; bar 5's return is measured from bar 4's equity.
+    // and stops at 5, where the main loop liquidates at the close.
     const bars = barsOf([
       [100, 100, 100, 100],
       [100, 100, 100, 100],
