@@ -43,6 +43,29 @@ def _metrics(ret):
 
 
 @njit(cache=False)
+def _entry_units(cash, ref, fee, slip):
+    """Units a buy of all the cash at `ref` gets once its slippage and fee are paid."""
+    return cash / (ref * (1.0 + slip + (1.0 + slip) * fee))
+
+
+@njit(cache=False)
+def _s1_emas(t, x, ef, es, af, aslow):
+    """S1's two EMAs stepped to bar t's close (seeded with the first close)."""
+    if t == 0:
+        return x, x
+    return x * af + ef * (1.0 - af), x * aslow + es * (1.0 - aslow)
+
+
+@njit(cache=False)
+def _s1_order(units, ef, es, pf, ps):
+    """S1's order for the next open (1 buy, -1 sell, 0 none): enter on the cross up while flat,
+    exit on the cross down while long."""
+    if units > 0.0:
+        return -1 if ef < es and pf >= ps else 0
+    return 1 if ef > es and pf <= ps else 0
+
+
+@njit(cache=False)
 def s1_loop(o, c, fast, slow, fee, slip):
     n = c.shape[0]
     af = 2.0 / (fast + 1)
@@ -60,7 +83,7 @@ def s1_loop(o, c, fast, slow, fee, slip):
     for t in range(n):
         if pending == 1:
             ref = o[t]
-            units = cash / (ref * (1.0 + slip + (1.0 + slip) * fee))
+            units = _entry_units(cash, ref, fee, slip)
             cash -= units * ref * (1.0 + slip) * (1.0 + fee)
         elif pending == -1:
             cash += units * o[t] * (1.0 - slip) * (1.0 - fee)
@@ -68,12 +91,7 @@ def s1_loop(o, c, fast, slow, fee, slip):
             trades += 1
         pending = 0
         x = c[t]
-        if t == 0:
-            ef = x
-            es = x
-        else:
-            ef = x * af + ef * (1.0 - af)
-            es = x * aslow + es * (1.0 - aslow)
+        ef, es = _s1_emas(t, x, ef, es, af, aslow)
         eq = cash + units * x
         if t == n - 1:
             if units > 0.0:
@@ -82,11 +100,7 @@ def s1_loop(o, c, fast, slow, fee, slip):
                 trades += 1
             eq = cash
         elif t >= slow:  # both EMAs past warm-up at t and t-1
-            if units > 0.0:
-                if ef < es and pf >= ps:
-                    pending = -1
-            elif ef > es and pf <= ps:
-                pending = 1
+            pending = _s1_order(units, ef, es, pf, ps)
         ret[t] = eq / prev_eq - 1.0
         prev_eq = eq
         pf = ef
@@ -257,7 +271,7 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
         if pending == 1:
             ref = o[t]
             before = cash
-            u = cash / (ref * (1.0 + slip + (1.0 + slip) * fee))
+            u = _entry_units(cash, ref, fee, slip)
             px = ref * (1.0 + slip)
             f = u * px * fee
             turnover += u * ref / cash
@@ -276,12 +290,7 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
         if units > 0.0:
             pos[t] = units * o[t] / (cash + units * o[t])
         x = c[t]
-        if t == 0:
-            ef = x
-            es = x
-        else:
-            ef = x * af + ef * (1.0 - af)
-            es = x * aslow + es * (1.0 - aslow)
+        ef, es = _s1_emas(t, x, ef, es, af, aslow)
         eq = cash + units * x
         if t == n - 1:
             if units > 0.0:
@@ -292,11 +301,7 @@ def s1_full(o, c, tm, fast, slow, fee, slip):
                 units = 0.0
             eq = cash
         elif t >= slow:
-            if units > 0.0:
-                if ef < es and pf >= ps:
-                    pending = -1
-            elif ef > es and pf <= ps:
-                pending = 1
+            pending = _s1_order(units, ef, es, pf, ps)
         equity[t] = eq
         ret[t] = eq / prev_eq - 1.0 if prev_eq > 0.0 else 0.0
         prev_eq = eq
